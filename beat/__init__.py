@@ -1,0 +1,1 @@
+"""The beat schedule and what keeps it to one Daily Sync a day."""

@@ -1,0 +1,103 @@
+"""The Celery app, configured entirely from settings.
+
+``celery -A organism.app worker -Q perception`` and ``organism worker --organ perception`` both use the
+module-level :data:`app`; tests and tools build their own with :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from organism import bad_messages, embedded
+from organism.observability import hooks
+from organism.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
+from organism.settings import Settings, get_settings
+from organism.store.db import forget_engines
+
+
+class Organism(Celery):
+    """A Celery app that carries the settings it was built from."""
+
+    settings: Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration derived from settings (JSON only, late acks, prefetch 1, queue per organ)."""
+    broker, results = settings.broker, settings.results
+    transport_options: dict[str, Any] = {}
+    transport = None
+    if broker.startswith(("sqlalchemy+", "sqla+")):
+        transport_options = embedded.transport_options(broker)
+        broker, transport = embedded.broker_url(broker), embedded.TRANSPORT
+    elif broker.startswith(("redis://", "rediss://")):
+        # kombu sweeps for expired unacked messages every 10 s x unacked_restore_throttle (default 10): a killed
+        # worker's messages would return up to 100 s after the visibility timeout. Sweep every 10 s instead.
+        transport_options = {"visibility_timeout": settings.redis_visibility_timeout_s, "unacked_restore_throttle": 1}
+    elif is_amqp(broker):
+        transport_options = {"confirm_publish": True}
+    engine_options: dict[str, Any] = {}
+    if results.startswith("db+"):
+        engine_options = embedded.transport_options(results)
+        results = embedded.result_backend_url(results)
+    first = settings.organs[0]
+    return {
+        "broker_url": broker,
+        "broker_transport": transport,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "result_backend": results,
+        "database_engine_options": engine_options,
+        "timezone": settings.timezone,
+        "enable_utc": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # A failed task's message is rejected, not acked: on RabbitMQ it moves to the dead-letter exchange.
+        "task_acks_on_failure_or_timeout": False,
+        # A redelivered message whose task already succeeded is not run again (needs the extended result).
+        "worker_deduplicate_successful_tasks": True,
+        "result_extended": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "task_time_limit": settings.task_time_limit_s,
+        "task_queues": organ_queues(settings),
+        "task_routes": (route_by_organ,),
+        "task_default_queue": first,
+        "task_default_exchange": "organism",
+        "task_default_routing_key": first,
+        "task_create_missing_queues": False,
+        "worker_hijack_root_logger": False,
+        "worker_consumer": bad_messages.CONSUMER,
+        "include": list(settings.task_modules),
+        **hooks.celery_options(settings),
+    }
+
+
+def create_app(settings: Settings | None = None) -> Organism:
+    """Build the Celery app for ``settings`` (default: the process-wide settings)."""
+    settings = settings or get_settings()
+    embedded.configure_polling(settings.embedded_polling_interval_s)
+    app = Organism("organism", set_as_current=True)
+    app.settings = settings
+    app.conf.update(celery_config(settings))
+    return app
+
+
+@signals.worker_init.connect
+def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
+    with sender.app.connection_for_write() as connection:
+        declare_dead_letters(connection, sender.app.settings)
+
+
+@signals.worker_process_init.connect
+def _fresh_engines(**_: Any) -> None:
+    # A prefork child must not reuse the parent's database connections.
+    forget_engines()
+
+
+app = create_app()

@@ -1,0 +1,104 @@
+"""The embedded profile's moving parts: a tuned SQL transport and a chord-counting SQLite result backend.
+
+Both exist because the stock pieces are slow by construction (DESIGN.md, Celery facts): kombu's SQL transport
+polls once a second, and Celery's database result backend joins chords through ``chord_unlock``, which first
+looks after a fixed second and cannot be told otherwise from a chain. Redis joins chords by counting header
+results; :class:`ChordCountingBackend` does the same with one SQL counter row, so a Daily Sync needs no polling
+task at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.backends.base import BaseKeyValueStoreBackend
+from celery.backends.database import DatabaseBackend
+from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from sqlalchemy import text
+
+from organism.store.db import sqlite_connect_args
+
+TRANSPORT = "organism.embedded:Transport"
+
+
+class Transport(kombu_sqlalchemy.Transport):
+    """kombu's SQL transport with Organism's polling interval.
+
+    kombu forwards every transport option to ``create_engine``, so ``polling_interval`` cannot travel as
+    one; it is this class attribute, set by :func:`configure_polling`.
+    """
+
+    polling_interval = 0.05
+
+
+def configure_polling(interval_s: float) -> None:
+    Transport.polling_interval = interval_s
+
+
+def broker_url(url: str) -> str:
+    """The database URL behind ``sqlalchemy+sqlite:///f``; the app names :data:`TRANSPORT` separately,
+    because kombu accepts a transport class path only as the ``transport`` option, never in a URL."""
+    return url.split("+", 1)[1]
+
+
+def transport_options(url: str) -> dict[str, Any]:
+    return sqlite_connect_args(url.split("+", 1)[1])
+
+
+_COUNTERS = "organism_chord_counters"
+
+
+class ChordCountingBackend(DatabaseBackend):
+    """Celery's database backend, joining chords with an atomic counter instead of ``chord_unlock``.
+
+    The join itself is Celery's own key-value implementation; this class supplies the counter it needs.
+    """
+
+    implements_incr = True
+    supports_native_join = False
+    _chord_result_expires = None
+    chord_expires = None
+    on_chord_part_return = BaseKeyValueStoreBackend.on_chord_part_return
+    apply_chord = BaseKeyValueStoreBackend._apply_chord_incr
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self.ResultSession() as session:
+            session.execute(text(f"CREATE TABLE IF NOT EXISTS {_COUNTERS} (key VARCHAR(255) PRIMARY KEY, "
+                                 "value INTEGER NOT NULL)"))
+            session.commit()
+
+    def get_key_for_chord(self, group_id: str, key: str = "") -> str:
+        return f"chord-{group_id}"
+
+    def get_key_for_group(self, group_id: str, key: str = "") -> str:
+        return f"group-{group_id}"
+
+    def get_key_for_task(self, task_id: str, key: str = "") -> str:
+        return f"task-{task_id}"
+
+    def incr(self, key: str) -> int:
+        with self.ResultSession() as session:
+            value = session.execute(
+                text(f"INSERT INTO {_COUNTERS} (key, value) VALUES (:key, 1) "
+                     "ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value"),
+                {"key": key},
+            ).scalar_one()
+            session.commit()
+            return int(value)
+
+    def delete(self, key: str) -> None:
+        with self.ResultSession() as session:
+            session.execute(text(f"DELETE FROM {_COUNTERS} WHERE key = :key"), {"key": key})
+            session.commit()
+
+    def expire(self, key: str, value: Any) -> None:
+        """Counters are deleted when their chord completes; results expire through Celery's own cleanup."""
+
+
+RESULT_BACKEND = "organism.embedded:ChordCountingBackend"
+
+
+def result_backend_url(url: str) -> str:
+    """``db+sqlite:///f`` becomes a URL that selects :class:`ChordCountingBackend`."""
+    return f"{RESULT_BACKEND}+{url.split('+', 1)[1]}"

@@ -1,0 +1,74 @@
+"""Worker processes on this machine, one per organ, for `organism sync --local-workers` and the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from organism.settings import Settings
+
+
+def worker_command(settings: Settings, organs: list[str], concurrency: int | None = None,
+                   name: str | None = None, loglevel: str = "INFO") -> list[str]:
+    """The ``celery worker`` command line serving ``organs`` (the same thing `organism worker` runs)."""
+    if concurrency is None:
+        concurrency = max(settings.worker_concurrency.get(organ, 1) for organ in organs)
+    return [sys.executable, "-m", "celery", "-A", "organism.app", "worker",
+            "-Q", ",".join(organs), "-n", f"{name or '+'.join(organs)}@%h",
+            "-c", str(concurrency), "-P", "prefork", "--loglevel", loglevel, "--without-gossip",
+            "--without-mingle"]
+
+
+class LocalWorkers:
+    """Start one worker process per organ; stop them all on exit (TERM, then KILL after a grace period)."""
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None, log_dir: Path | None = None,
+                 organs: list[str] | None = None) -> None:
+        self.settings = settings
+        self.env = {**os.environ, **(env or {})}
+        self.log_dir = log_dir or settings.data_dir / "logs"
+        self.organs = organs or list(settings.organs)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def __enter__(self) -> LocalWorkers:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for organ in self.organs:
+            self.start(organ)
+        return self
+
+    def start(self, organ: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"worker-{organ}.log").open("ab")
+        process = subprocess.Popen(worker_command(self.settings, [organ]), env=self.env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[organ] = process
+        return process
+
+    def log_tail(self, organ: str, lines: int = 20) -> str:
+        path = self.log_dir / f"worker-{organ}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def dead(self) -> list[str]:
+        """Organs whose worker process has exited."""
+        return [organ for organ, p in self.processes.items() if p.poll() is not None]
+
+    def stop(self, grace_s: float = 10) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:  # TERM to the main process only: it stops its pool children itself
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

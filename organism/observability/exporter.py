@@ -1,0 +1,37 @@
+"""``organism metrics``: the one Prometheus scrape endpoint, a WSGI app served by waitress.
+
+Run one per host that runs workers: it reads that host's multiprocess folder (a shared volume serves several
+containers). The cluster-wide part (broker, store) is the same from every exporter; scrape it from one, or
+aggregate with ``max by``. Basic auth is optional (``metrics_auth``): Prometheus scrapes with ``basic_auth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import make_wsgi_app
+
+from organism.observability.auth import REALM, authorized
+from organism.observability.collector import registry
+
+if TYPE_CHECKING:
+    from organism.app import Organism
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def metrics_app(app: Organism) -> WSGIApp:
+    """The exporter for ``app``'s settings: ``/metrics`` (any path, like prometheus_client's own server)."""
+    settings = app.settings
+    scrape: WSGIApp = make_wsgi_app(registry(app, settings.observability.metrics_path(settings.data_dir)))
+    if not settings.observability.metrics_auth:
+        return scrape
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if authorized(environ.get("HTTP_AUTHORIZATION"), settings.observability):
+            return scrape(environ, start_response)
+        start_response("401 Unauthorized", [("WWW-Authenticate", REALM), ("Content-Type", "text/plain")])
+        return [b"credentials required\n"]
+
+    return guarded

@@ -1,0 +1,62 @@
+"""The observability part of the settings: ``ORGANISM_OBSERVABILITY__*`` variables or ``[observability]`` in TOML.
+
+One operator account (``username`` / ``password``) guards the console's actions, Flower and, if asked, the
+metrics endpoint. Without a password, Flower refuses to start and the console refuses every action: nothing is
+open by accident. Durations are in seconds (``_s``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class ObservabilitySettings(BaseModel):
+    """Where the console, Flower and the metrics exporter listen, who may use them, and how workers report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(default="organism", min_length=1, description="The operator's user name (basic auth).")
+    password: SecretStr | None = Field(default=None, description="The operator's password; unset: no access "
+                                                                 "to actions or Flower.")
+    open_reads_on_loopback: bool = Field(default=False, description="Console pages that only read may be seen "
+                                                                    "without credentials from 127.0.0.1 / ::1.")
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8800, ge=1, le=65535)
+    console_secret_key: SecretStr | None = Field(default=None, description="Signs the console's form tokens; "
+                                                                           "unset: a new key per process.")
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(default=5555, ge=1, le=65535)
+    flower_url: str | None = Field(default=None, description="Flower as browsers reach it, for the console's "
+                                                             "links, e.g. http://127.0.0.1:5555.")
+    flower_allow_anonymous: bool = Field(default=False, description="Run Flower without authentication.")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9808, ge=1, le=65535)
+    metrics_auth: bool = Field(default=False, description="Require the operator account to scrape /metrics.")
+    metrics_dir: Path | None = Field(default=None, description="Where worker processes keep their Prometheus "
+                                                               "samples (default: <data_dir>/metrics).")
+    health_dir: Path | None = Field(default=None, description="Where workers write heartbeats "
+                                                              "(default: <data_dir>/health).")
+    heartbeat_interval_s: float = Field(default=10, gt=0)
+    heartbeat_max_age_s: float = Field(default=60, gt=0, description="An older heartbeat means a dead worker.")
+    log_format: Literal["text", "json"] = Field(default="text", description="json: every worker log line is "
+                                                                            "one JSON object.")
+    task_events: bool = Field(default=True, description="Workers send Celery task events (what Flower shows).")
+    inspect_timeout_s: float = Field(default=1.0, gt=0, description="How long the console waits for workers "
+                                                                    "to answer inspect.")
+
+    @field_validator("password", "console_secret_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty value (``PASSWORD=`` in a compose file) means no password, never an empty one."""
+        return None if value == "" else value
+
+    def metrics_path(self, data_dir: Path) -> Path:
+        """The worker samples' folder in force."""
+        return self.metrics_dir or data_dir / "metrics"
+
+    def health_path(self, data_dir: Path) -> Path:
+        """The heartbeats' folder in force."""
+        return self.health_dir or data_dir / "health"

@@ -1,0 +1,154 @@
+"""The operator's commands, attached to ``organism``: ``console``, ``metrics``, ``flower`` and ``health``.
+
+Every option falls back to its ``ORGANISM_OBSERVABILITY__*`` setting, so the Procfile and docker-compose need
+no flags beyond the address they publish.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from organism.cli_context import app_or_exit, settings_or_exit
+from organism.observability.auth import flower_credentials
+
+FLOWER_STATE_SAVE_MS = 60_000
+
+
+def _serve(wsgi: object, host: str, port: int, what: str) -> None:
+    from waitress import serve
+
+    click.echo(f"{what} on http://{host}:{port}/")
+    try:
+        serve(wsgi, host=host, port=port, threads=8, ident=f"organism-{what}")
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}; choose another --port") from None
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: ORGANISM_OBSERVABILITY__CONSOLE_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: ORGANISM_OBSERVABILITY__CONSOLE_PORT, "
+                                                             "8800).")
+def console(host: str | None, port: int | None) -> None:
+    """Serve the console: runs and their DAGs, dead letters with replay, token economics, the cluster.
+
+    \b
+    Example:
+      ORGANISM_OBSERVABILITY__PASSWORD=change-me organism console --port 8800
+    """
+    app = app_or_exit()
+    app.set_default()  # the app of every server thread, not only of this one
+    from organism.console import create_console
+
+    settings = app.settings.observability
+    if settings.password is None:
+        click.echo("console: no ORGANISM_OBSERVABILITY__PASSWORD, so replay and purge are refused", err=True)
+    _serve(create_console(app), host or settings.console_host, port or settings.console_port, "console")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: ORGANISM_OBSERVABILITY__METRICS_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: ORGANISM_OBSERVABILITY__METRICS_PORT, "
+                                                             "9808).")
+def metrics(host: str | None, port: int | None) -> None:
+    """Serve Prometheus metrics: this host's workers, and queues, dead letters, tokens, runs, the gateway.
+
+    \b
+    Example (prometheus.yml: a static target localhost:9808):
+      organism metrics --port 9808
+    """
+    app = app_or_exit()
+    app.set_default()  # the app of every server thread, not only of this one
+    from organism.observability.exporter import metrics_app
+
+    settings = app.settings.observability
+    if settings.metrics_auth and settings.password is None:
+        raise click.ClickException("ORGANISM_OBSERVABILITY__METRICS_AUTH is on but no password is set: set "
+                                   "ORGANISM_OBSERVABILITY__PASSWORD")
+    _serve(metrics_app(app), host or settings.metrics_host, port or settings.metrics_port, "metrics")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--host", help="Address to listen on (default: ORGANISM_OBSERVABILITY__FLOWER_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: ORGANISM_OBSERVABILITY__FLOWER_PORT, "
+                                                             "5555).")
+@click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
+def flower(host: str | None, port: int | None, flower_args: tuple[str, ...]) -> None:
+    """Run Flower against the configured broker, with basic auth and state kept across restarts.
+
+    \b
+    Example:
+      ORGANISM_OBSERVABILITY__PASSWORD=change-me organism flower --port 5555
+    """
+    settings = settings_or_exit()
+    observability = settings.observability
+    credentials = flower_credentials(observability)
+    if credentials is None and not observability.flower_allow_anonymous:
+        raise click.ClickException("Flower needs credentials: set ORGANISM_OBSERVABILITY__PASSWORD (or "
+                                   "ORGANISM_OBSERVABILITY__FLOWER_ALLOW_ANONYMOUS=true to run it open)")
+    if credentials is not None and "," in credentials:
+        raise click.ClickException("Flower splits its credentials at commas: choose a "
+                                   "ORGANISM_OBSERVABILITY__PASSWORD without one")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "celery", "-A", "organism.app", "flower",
+               f"--address={host or observability.flower_host}", f"--port={port or observability.flower_port}",
+               "--persistent=True", f"--db={settings.data_dir / 'flower.db'}",
+               f"--state_save_interval={FLOWER_STATE_SAVE_MS}", *flower_args]
+    # Credentials travel in Flower's environment, not on its command line, where `ps` would show them.
+    env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
+    if credentials is not None:
+        env["FLOWER_BASIC_AUTH"] = credentials
+    try:
+        os.execve(command[0], command, env)
+    except OSError as error:
+        raise click.ClickException(f"could not start Flower: {error}") from None
+
+
+@click.group()
+def health() -> None:
+    """Probes: worker liveness from heartbeat files, readiness of broker and store.
+
+    \b
+    Examples (exit 0 when healthy, 1 when not):
+      organism health worker --node perception@$(hostname)
+      organism health ready
+    """
+
+
+@health.command("worker")
+@click.option("--node", help="Only this worker (its node name, e.g. perception@host); default: every worker here.")
+@click.option("--max-age", "max_age_s", type=float, help="Seconds a heartbeat may be old (default: "
+                                                          "ORGANISM_OBSERVABILITY__HEARTBEAT_MAX_AGE_S, 60).")
+def health_worker(node: str | None, max_age_s: float | None) -> None:
+    """Liveness of this host's workers, from their heartbeat files: no broker involved."""
+    from organism.observability.health import heartbeats
+
+    settings = settings_or_exit()
+    folder = settings.observability.health_path(settings.data_dir)
+    limit = max_age_s or settings.observability.heartbeat_max_age_s
+    beats = [beat for beat in heartbeats(folder) if node is None or beat.node == node]
+    if not beats:
+        raise click.ClickException(f"no heartbeat {'of ' + node + ' ' if node else ''}in {folder}: the worker is "
+                                   "not running, not ready yet, or writes elsewhere (ORGANISM_DATA_DIR)")
+    now, stale = time.time(), 0
+    for beat in beats:
+        fresh = beat.age_s(now) <= limit
+        stale += not fresh
+        click.echo(f"{'ok  ' if fresh else 'DEAD'}  {beat.node} pid {beat.pid}: last beat {beat.age_s(now):.1f}s ago")
+    if stale:
+        sys.exit(1)
+
+
+@health.command("ready")
+def health_ready() -> None:
+    """Readiness: the broker answers and the store is at the current schema."""
+    from organism.observability.health import readiness
+
+    checks = readiness(settings_or_exit())
+    for check in checks:
+        click.echo(check.line())
+    if not all(check.ok for check in checks):
+        sys.exit(1)

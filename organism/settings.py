@@ -1,0 +1,231 @@
+"""The one settings object: every other module reads it, none reads ``os.environ``.
+
+Values come from, highest first: keyword arguments, ``ORGANISM_*`` environment variables, the TOML file named
+by ``ORGANISM_CONFIG_FILE`` (default ``config/organism.toml`` if it exists), then the defaults of the profile.
+A profile only supplies URLs; any URL set explicitly wins over it.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+
+from organism.gateway.settings import GatewaySettings
+from organism.observability.settings import ObservabilitySettings
+from organism.retry import RetryPolicy
+
+DEFAULT_CONFIG_FILE = Path("config/organism.toml")
+ORGANS = ("perception", "judgment", "relationship", "evolution")
+
+
+class Profile(enum.StrEnum):
+    """Which brokers the URLs default to (see DESIGN.md, Topologies)."""
+
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+    REDIS = "redis"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says how to fix it."""
+
+
+def _config_file() -> Path | None:
+    # The one place besides pydantic-settings itself that looks at the environment: it must know which
+    # file to read before the settings object exists.
+    named = os.environ.get("ORGANISM_CONFIG_FILE")
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything Organism can be told. Durations are in seconds (``_s``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORGANISM_", extra="forbid", validate_default=True,
+                                      env_nested_delimiter="__")
+
+    profile: Profile = Profile.EMBEDDED
+    broker_url: str | None = Field(None, description="Celery broker URL; default from the profile.")
+    result_backend: str | None = Field(None, description="Celery result backend URL; default from the profile.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default from the profile.")
+    memory_url: str | None = Field(None, description="SQLAlchemy URL of the long-term memory; default: the store.")
+    data_dir: Path = Field(Path("var"), description="Where the embedded profile keeps its SQLite files.")
+
+    timezone: str = "Asia/Shanghai"
+    daily_sync_hour: int = Field(6, ge=0, le=23)
+    daily_sync_minute: int = Field(0, ge=0, le=59)
+    beat_catch_up: bool = Field(True, description="A beat started after the hour with no run today starts it.")
+
+    organs: tuple[str, ...] = ORGANS
+    task_modules: tuple[str, ...] = ("tasks.perception", "tasks.relationship", "tasks.judgment",
+                                     "tasks.evolution", "tasks.daily_sync",
+                                     "beat.schedule")
+    sources: tuple[str, ...] = ("config/sources/sample-posts.jsonl", "config/sources/sample-feed.xml")
+
+    worker_concurrency: dict[str, int] = Field(default_factory=lambda: {"perception": 2})
+    task_soft_time_limit_s: float = Field(300, gt=0)
+    task_time_limit_s: float = Field(360, gt=0)
+    run_deadline_s: float = Field(900, gt=0, description="A run still unfinished after this is failed.")
+    watchdog_interval_s: float = Field(30, gt=0, description="How often beat looks for runs past their deadline.")
+    retry_max_retries: int = Field(3, ge=0, description="Retries of a transient failure after the first attempt.")
+    retry_backoff_base_s: float = Field(2.0, ge=0, description="First retry delay; each later one doubles.")
+    retry_backoff_max_s: float = Field(60.0, ge=0)
+    retry_jitter: float = Field(0.1, ge=0, lt=1, description="Each delay varies by up to this fraction.")
+    retry_after_max_s: float = Field(600.0, gt=0, description="Longest wait honoured from Retry-After.")
+    max_deliveries: int = Field(3, ge=1, description="Deliveries after which a message that kills workers is dead.")
+    embedded_polling_interval_s: float = Field(0.05, gt=0, le=5)
+    redis_visibility_timeout_s: float = Field(3600, gt=0)
+    max_priority: int = Field(10, ge=1, le=255)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from None
+        return value
+
+    @field_validator("organs")
+    @classmethod
+    def _organ_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value) or not all(v.isidentifier() for v in value):
+            raise ValueError("organs must be distinct identifiers, e.g. perception,judgment")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> Settings:
+        unknown = set(self.worker_concurrency) - set(self.organs)
+        if unknown:
+            raise ValueError(f"ORGANISM_WORKER_CONCURRENCY names unknown organs {sorted(unknown)}; "
+                             f"organs are {', '.join(self.organs)}")
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError("ORGANISM_TASK_SOFT_TIME_LIMIT_S must be below ORGANISM_TASK_TIME_LIMIT_S")
+        if self.redis_visibility_timeout_s <= self.task_time_limit_s + self.retry_after_max_s:
+            raise ValueError("ORGANISM_REDIS_VISIBILITY_TIMEOUT_S must exceed ORGANISM_TASK_TIME_LIMIT_S plus "
+                             "ORGANISM_RETRY_AFTER_MAX_S, or long tasks and long countdowns run twice")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            if not path.is_file():
+                raise SettingsError(f"ORGANISM_CONFIG_FILE={path}: no such file; point it at a TOML file or unset it")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # -- derived values -------------------------------------------------------------------------------------
+
+    def _sqlite(self, name: str) -> str:
+        return f"sqlite:///{(self.data_dir / name).resolve()}"
+
+    @property
+    def broker(self) -> str:
+        """The broker URL in force."""
+        if self.broker_url:
+            return self.broker_url
+        return {
+            Profile.EMBEDDED: f"sqlalchemy+{self._sqlite('broker.sqlite')}",
+            Profile.PRODUCTION: "amqp://guest:guest@127.0.0.1:5672//",
+            Profile.REDIS: "redis://127.0.0.1:6379/0",
+        }[self.profile]
+
+    @property
+    def results(self) -> str:
+        """The result backend URL in force."""
+        if self.result_backend:
+            return self.result_backend
+        return {
+            Profile.EMBEDDED: f"db+{self._sqlite('results.sqlite')}",
+            Profile.PRODUCTION: "redis://127.0.0.1:6379/1",
+            Profile.REDIS: "redis://127.0.0.1:6379/1",
+        }[self.profile]
+
+    @property
+    def database(self) -> str:
+        """The store's SQLAlchemy URL in force."""
+        if self.database_url:
+            return self.database_url
+        if self.profile is Profile.PRODUCTION:
+            return "postgresql+psycopg://postgres@127.0.0.1:5432/organism"
+        return self._sqlite("organism.sqlite")
+
+    @property
+    def memory(self) -> str:
+        """The long-term memory's SQLAlchemy URL in force (past reports live in the store by default)."""
+        return self.memory_url or self.database
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy skills inherit unless they or the call say otherwise."""
+        return RetryPolicy(max_retries=self.retry_max_retries, backoff_base_s=self.retry_backoff_base_s,
+                           backoff_max_s=self.retry_backoff_max_s, jitter=self.retry_jitter)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def masked(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    if url.startswith(("sqlalchemy+", "db+")):
+        prefix, rest = url.split("+", 1)
+        return f"{prefix}+{masked(rest)}"
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line per wrong setting: its environment name, what was wrong, and the value given."""
+    lines = []
+    for problem in error.errors():
+        if not problem["loc"]:  # a rule between settings: its message names them
+            lines.append(f"settings: {problem['msg'].removeprefix('Value error, ')}")
+            continue
+        head, *rest = [str(part) for part in problem["loc"]]
+        where = f"ORGANISM_{head.upper()}" + "".join(f"[{part}]" for part in rest)
+        given = problem.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"setting {where}: {problem['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one :class:`SettingsError` that names each setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load()

@@ -1,0 +1,298 @@
+"""Workflow runs: built by pure functions, started once per run key, tracked node by node in the store.
+
+A workflow module registers a builder with :func:`register`; :func:`start` gives the run its key
+(``daily-sync:2026-11-23``), writes the run and its nodes in one transaction (the key's uniqueness makes two
+starts one run), and only then publishes the canvas.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from celery import Celery, Signature, shared_task
+from kombu.exceptions import OperationalError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from organism.errors import OrganismError
+from organism.settings import Settings, get_settings, masked
+from organism.store import session
+from organism.store.models import Node, NodeStatus, Report, Run, RunStatus, utcnow
+from organism.tracking import OPEN, RUN_HEADER
+
+logger = logging.getLogger(__name__)
+_NODE_IDS = uuid.UUID("6f1d9a52-3c1e-4e0b-9a59-0b7f1c2d8e41")
+
+
+class UnknownWorkflow(OrganismError):
+    pass
+
+
+class BrokerUnavailable(OrganismError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a builder knows about the run it builds.
+
+    Attributes:
+        generation: 0 for a run's first canvas, N after its Nth resume (node task ids differ per canvas).
+        reuse: results of nodes that already succeeded, by node name: a resumed run does not redo them.
+    """
+
+    run_id: str
+    key: str
+    day: date
+    settings: Settings
+    generation: int = 0
+    reuse: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    phase: int
+    phase_name: str
+    skill: str
+    organ: str
+    task_id: str
+
+
+@dataclass
+class Plan:
+    """A workflow's canvas and the nodes it will track, as a builder returns them."""
+
+    signature: Signature | None = None
+    nodes: list[NodeSpec] = field(default_factory=list)
+
+    def node(self, ctx: RunContext, sig: Signature, name: str, phase: int, phase_name: str) -> Signature:
+        """Make ``sig`` a tracked node of the run: a task id derived from run and name, and the run header.
+
+        In a resumed run, a node that already succeeded becomes a task that hands on its stored result.
+        """
+        if name in ctx.reuse:
+            return stored_result.si(ctx.reuse[name])
+        task_id = str(uuid.uuid5(_NODE_IDS, f"{ctx.run_id}/{name}" + (f"/{ctx.generation}" if ctx.generation else "")))
+        organ = sig.type.skill.organ
+        self.nodes.append(NodeSpec(name, phase, phase_name, sig.task, organ, task_id))
+        return sig.set(task_id=task_id, headers={RUN_HEADER: ctx.run_id})
+
+    def errback(self, ctx: RunContext) -> Signature:
+        """The errback to attach to chord bodies: a failed header reaches its chord body's errbacks."""
+        return run_failed.s(run_id=ctx.run_id, generation=ctx.generation)
+
+
+Builder = Callable[[RunContext], Plan]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Register a workflow builder under ``name`` (the first part of its run keys)."""
+
+    def remember(build: Builder) -> Builder:
+        _BUILDERS[name] = build
+        return build
+
+    return remember
+
+
+def builder(app: Celery, name: str) -> Builder:
+    app.loader.import_default_modules()
+    try:
+        return _BUILDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(_BUILDERS)) or "none"
+        raise UnknownWorkflow(f"unknown workflow {name!r}; known workflows: {known}") from None
+
+
+def today(settings: Settings) -> date:
+    """The date in the configured time zone, which is what a run key names."""
+    return datetime.now(settings.zone).date()
+
+
+@dataclass(frozen=True)
+class Started:
+    run_id: str
+    key: str
+    created: bool
+
+
+def start(app: Celery, name: str, day: date | None = None) -> Started:
+    """Start workflow ``name`` for ``day`` unless a run with that key exists; return the run either way.
+
+    Raises:
+        UnknownWorkflow: no builder is registered under ``name``.
+        BrokerUnavailable: the canvas could not be published; no run is left behind.
+    """
+    settings: Settings = app.settings
+    day = day or today(settings)
+    key = f"{name}:{day.isoformat()}"
+    ctx = RunContext(run_id=str(uuid.uuid4()), key=key, day=day, settings=settings)
+    plan = builder(app, name)(ctx)
+    url = settings.database
+    try:
+        with session(url) as s:
+            s.add(Run(id=ctx.run_id, key=key, workflow=name, params={"day": day.isoformat()},
+                      deadline_at=utcnow() + timedelta(seconds=settings.run_deadline_s)))
+            s.flush()
+            s.add_all(Node(run_id=ctx.run_id, task_id=n.task_id, name=n.name, phase=n.phase,
+                           phase_name=n.phase_name, skill=n.skill, organ=n.organ) for n in plan.nodes)
+    except IntegrityError:
+        with session(url) as s:
+            existing = s.scalar(select(Run.id).where(Run.key == key))
+        if existing is None:
+            raise
+        return Started(existing, key, created=False)
+    try:
+        assert plan.signature is not None, f"workflow {name} built no canvas"
+        plan.signature.apply_async()
+    except (OperationalError, OSError) as error:
+        with session(url) as s:
+            s.execute(delete(Run).where(Run.id == ctx.run_id))
+        raise BrokerUnavailable(f"could not publish run {key} to {masked(settings.broker)}: {error}") from None
+    return Started(ctx.run_id, key, created=True)
+
+
+class CannotResume(OrganismError):
+    pass
+
+
+def resume(app: Celery, ref: str) -> Started:
+    """Run again the nodes of a finished, failed run that did not succeed, reusing the others' results.
+
+    Raises:
+        CannotResume: no such run, it has not failed, or some of its nodes are still at work.
+    """
+    settings: Settings = app.settings
+    run = find_run(settings.database, ref)
+    if run is None:
+        raise CannotResume(f"no run {ref!r}; `organism runs` lists them")
+    if run.status != RunStatus.FAILED.value:
+        raise CannotResume(f"run {run.key} is {run.status}; only a failed run can be resumed")
+    busy = [n.name for n in run.nodes if n.status in (NodeStatus.RUNNING.value, NodeStatus.RETRYING.value)]
+    if busy:
+        raise CannotResume(f"run {run.key} still has nodes at work ({', '.join(busy)}); resume it when they finish")
+    generation = run.generation + 1
+    done = {n.name: n.result for n in run.nodes if n.status == NodeStatus.SUCCEEDED.value}
+    ctx = RunContext(run_id=run.id, key=run.key, day=date.fromisoformat(run.params["day"]), settings=settings,
+                     generation=generation, reuse=done)
+    plan = builder(app, run.workflow)(ctx)
+    new_ids = {n.name: n.task_id for n in plan.nodes}
+    with session(settings.database) as s:
+        for node in s.scalars(select(Node).where(Node.run_id == run.id, Node.name.in_(list(new_ids)))):
+            node.task_id, node.status, node.attempts = new_ids[node.name], NodeStatus.PENDING.value, 0
+            node.error = node.result = node.started_at = node.finished_at = None
+        s.execute(update(Run).where(Run.id == run.id).values(
+            status=RunStatus.PENDING.value, error=None, finished_at=None, generation=generation,
+            deadline_at=utcnow() + timedelta(seconds=settings.run_deadline_s)))
+    assert plan.signature is not None
+    plan.signature.apply_async()
+    return Started(run.id, run.key, created=False)
+
+
+@shared_task(name="organism.stored_result", ignore_result=False)
+def stored_result(value: Any) -> Any:
+    """Hand on a result a node produced in an earlier canvas of the same run."""
+    return value
+
+
+@shared_task(name="organism.run_failed", ignore_result=True)
+def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, generation: int = 0) -> None:
+    """Errback: fail the run a failed node belongs to, unless its hooks already did.
+
+    Celery calls an errback of this arity in the worker that saw the failure, with the failed request. The
+    generation check is part of the UPDATE, so an errback of a canvas that a resume replaced changes nothing.
+    """
+    logger.info("errback: run %s, task %s failed: %r", run_id, request.id, exc)
+    with session(get_settings().database) as s:
+        name = s.scalar(select(Node.name).where(Node.run_id == run_id, Node.task_id == request.id))
+        s.execute(update(Run).where(Run.id == run_id, Run.generation == generation, Run.status.in_(OPEN)).values(
+            status=RunStatus.FAILED.value, finished_at=utcnow(),
+            error=f"{name or 'task ' + request.id}: {type(exc).__name__}: {exc}"))
+
+
+def fail_overdue(url: str) -> list[str]:
+    """Settle every unfinished run past its deadline; return the keys of those it failed.
+
+    A run whose nodes all succeeded is marked succeeded (two last nodes finishing at once can leave it open);
+    any other is failed, naming its unfinished nodes.
+    """
+    now = utcnow()
+    failed = []
+    with session(url) as s:
+        for run in s.scalars(select(Run).options(selectinload(Run.nodes))
+                             .where(Run.status.in_(OPEN), Run.deadline_at < now)):
+            waiting = [n.name for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
+            run.finished_at = now
+            if not waiting:
+                run.status = RunStatus.SUCCEEDED.value
+                continue
+            run.status = RunStatus.FAILED.value
+            run.error = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
+            failed.append(run.key)
+    return failed
+
+
+@shared_task(name="organism.watchdog", ignore_result=True)
+def watchdog() -> list[str]:
+    """Beat runs this every ``watchdog_interval_s``: Celery does not reliably fire every chord errback."""
+    failed = fail_overdue(get_settings().database)
+    if failed:
+        logger.warning("watchdog failed overdue runs: %s", ", ".join(failed))
+    return failed
+
+
+@shared_task(name="organism.start_workflow", bind=True, ignore_result=True)
+def start_workflow(self: Any, name: str, day: str | None = None) -> str:
+    """Start a workflow from a message (this is what beat sends); the run key keeps it to one run."""
+    return start(self.app, name, date.fromisoformat(day) if day else None).run_id
+
+
+def find_run(url: str, ref: str) -> Run | None:
+    """A run with its nodes, by id or key."""
+    with session(url) as s:
+        return s.scalar(select(Run).options(selectinload(Run.nodes)).where((Run.id == ref) | (Run.key == ref)))
+
+
+def recent_runs(url: str, limit: int = 20) -> list[Run]:
+    with session(url) as s:
+        return list(s.scalars(select(Run).options(selectinload(Run.nodes))
+                              .order_by(Run.created_at.desc()).limit(limit)))
+
+
+def phase_durations(run: Run) -> list[tuple[str, str, float | None]]:
+    """(phase name, status, seconds from its first start to its last finish) in phase order."""
+    phases: dict[int, list[Node]] = {}
+    for n in run.nodes:
+        phases.setdefault(n.phase, []).append(n)
+    rows = []
+    for _, nodes in sorted(phases.items()):
+        statuses = {n.status for n in nodes}
+        status = next((s for s in ("failed", "retrying", "running", "pending") if s in statuses), "succeeded")
+        starts = [n.started_at for n in nodes if n.started_at]
+        ends = [n.finished_at for n in nodes if n.finished_at]
+        seconds = (max(ends) - min(starts)).total_seconds() if starts and len(ends) == len(nodes) else None
+        rows.append((nodes[0].phase_name, status, seconds))
+    return rows
+
+
+def result_of(run: Run, name: str) -> dict[str, Any] | None:
+    return next((n.result for n in run.nodes if n.name == name), None)
+
+
+def save_report(url: str, run_id: str, summary: str, body: dict[str, Any]) -> None:
+    """Keep a run's report (replacing an earlier one of the same run, so a redelivered store step is harmless)."""
+    with session(url) as s:
+        s.merge(Report(run_id=run_id, summary=summary, body=body, created_at=utcnow()))
+
+
+def report_of(url: str, run_id: str) -> Report | None:
+    with session(url) as s:
+        return s.get(Report, run_id)

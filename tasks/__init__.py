@@ -1,0 +1,1 @@
+"""The skills, one module per organ, and the Daily Sync canvas."""

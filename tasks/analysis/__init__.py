@@ -1,0 +1,6 @@
+"""Deterministic, offline text analytics behind the Daily Sync skills.
+
+``sources`` loads posts and feeds into items; ``pain_points`` (q1), ``emotions`` (q2), ``trends``
+(q3) and ``scenes`` (q4) scan them; ``synthesis`` relates the four scans; ``evaluation`` ranks the
+resulting insights as opportunities and risks. Shared text helpers live in ``text``.
+"""

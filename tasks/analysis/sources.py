@@ -1,0 +1,222 @@
+"""Load posts and articles from JSON Lines files and RSS/Atom feeds into uniform items.
+
+Every scanner works on :class:`Item`, so this module is the only place that knows about
+source formats. Problems with a source are reported as :class:`SourceError` with the source
+name (and line, for JSON Lines) so a user can fix the file without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import json
+import re
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+from pydantic import BaseModel, ConfigDict
+
+from tasks.analysis.text import detect_lang
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+class Item(BaseModel):
+    """One post, comment or article, whatever source it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    source: str
+    title: str
+    text: str
+    published: datetime | None
+    lang: str  # "en" | "zh"
+    author: str | None = None
+    url: str | None = None
+    tags: list[str] = []
+
+
+class SourceError(ValueError):
+    """A source is missing, unreadable or malformed; the message names the source and the problem."""
+
+
+def load_items(sources: list[str], base_dir: Path | None = None) -> list[Item]:
+    """Load and merge items from the given sources.
+
+    Args:
+        sources: Paths (relative to ``base_dir`` or the working directory) or http(s) URLs.
+            ``.jsonl``/``.ndjson`` sources are read as JSON Lines; anything else is parsed as an
+            RSS or Atom feed.
+        base_dir: Directory that relative paths are resolved against.
+
+    Returns:
+        Items in source order, then file order, with later duplicates of an id dropped.
+
+    Raises:
+        SourceError: A file is missing, a feed cannot be parsed, or a JSON Lines record is invalid.
+    """
+    items: list[Item] = []
+    seen: set[str] = set()
+    for source in sources:
+        for item in _load_source(source, base_dir):
+            if item.id not in seen:
+                seen.add(item.id)
+                items.append(item)
+    return items
+
+
+def _load_source(source: str, base_dir: Path | None) -> list[Item]:
+    is_url = source.startswith(("http://", "https://"))
+    is_jsonl = source.split("?", 1)[0].lower().endswith(JSONL_SUFFIXES)
+    if is_url:
+        return _load_jsonl(source, _fetch_text(source)) if is_jsonl else _load_feed(source, source)
+    path = Path(source)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.is_file():
+        raise SourceError(f"{source}: file not found ({path})")
+    if is_jsonl:
+        try:
+            content = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{source}: cannot read file ({exc})") from exc
+        return _load_jsonl(source, content)
+    return _load_feed(source, str(path))
+
+
+def _fetch_text(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data: bytes = response.read()
+    except OSError as exc:
+        raise SourceError(f"{url}: cannot fetch ({exc})") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+def _load_jsonl(source: str, content: str) -> list[Item]:
+    items = []
+    for lineno, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{source} line {lineno}: not valid JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise SourceError(f"{source} line {lineno}: expected a JSON object, got {type(record).__name__}")
+        try:
+            items.append(_record_to_item(source, record))
+        except ValueError as exc:
+            raise SourceError(f"{source} line {lineno}: {exc}") from exc
+    return items
+
+
+def _record_to_item(source: str, record: dict[str, Any]) -> Item:
+    text = _first_str(record, "text", "body", "content")
+    if not text:
+        raise ValueError("no text (expected a non-empty 'text', 'body' or 'content' field)")
+    title = _first_str(record, "title")
+    raw_id = record.get("id")
+    item_id = str(raw_id) if raw_id not in (None, "") else _content_id(title, text)
+    tags = record.get("tags") or []
+    if not isinstance(tags, list):
+        raise ValueError("'tags' must be a list of strings")
+    return Item(
+        id=item_id,
+        source=source,
+        title=title,
+        text=text,
+        published=_parse_date(record.get("published", record.get("date"))),
+        lang=_normalise_lang(record.get("lang"), f"{title}\n{text}"),
+        author=_first_str(record, "author") or None,
+        url=_first_str(record, "url") or None,
+        tags=[str(tag) for tag in tags],
+    )
+
+
+def _load_feed(source: str, location: str) -> list[Item]:
+    parsed = feedparser.parse(location)
+    entries = parsed.get("entries") or []
+    if parsed.get("bozo") and not entries:
+        reason = parsed.get("bozo_exception") or "unknown parse error"
+        raise SourceError(f"{source}: not a readable RSS/Atom feed ({reason})")
+    items = []
+    for entry in entries:
+        title = _clean_html(entry.get("title", ""))
+        text = _entry_text(entry) or title
+        if not text:
+            continue
+        when = entry.get("published_parsed") or entry.get("updated_parsed")
+        items.append(
+            Item(
+                id=str(entry.get("id") or entry.get("link") or _content_id(title, text)),
+                source=source,
+                title=title,
+                text=text,
+                published=datetime.fromtimestamp(calendar.timegm(when), tz=UTC) if when else None,
+                lang=_normalise_lang(entry.get("language"), f"{title}\n{text}"),
+                author=entry.get("author") or None,
+                url=entry.get("link") or None,
+                tags=[str(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")],
+            )
+        )
+    return items
+
+
+def _entry_text(entry: Any) -> str:
+    # Prefer the full content over the summary when the feed carries both.
+    for block in entry.get("content") or []:
+        value = _clean_html(block.get("value", ""))
+        if value:
+            return value
+    return _clean_html(entry.get("summary", ""))
+
+
+def _clean_html(value: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", value))).strip()
+
+
+def _first_str(record: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"'published' is out of range: {value!r}") from exc
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            # Naive timestamps are taken as UTC so that all items compare on one timeline.
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"'published' is not an ISO 8601 date or epoch seconds: {value!r}")
+
+
+def _normalise_lang(value: Any, text: str) -> str:
+    if isinstance(value, str):
+        code = value.strip().lower()[:2]
+        if code in ("en", "zh"):
+            return code
+    return detect_lang(text)
+
+
+def _content_id(title: str, text: str) -> str:
+    return "sha1-" + hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:12]

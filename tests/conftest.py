@@ -1,0 +1,125 @@
+"""Fixtures shared by every tier: real services, an app per profile, worker processes per profile."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+
+from organism import store
+from organism.app import Organism, create_app
+from organism.local import LocalWorkers
+from organism.settings import Settings
+from organism.store.models import DeadLetter, Delivery, Report, Run
+from tests.support.services import (
+    ROOT,
+    ensure_rabbit_vhost,
+    ensure_services,
+    fresh_pg_database,
+    profile_env,
+)
+
+PROFILES = ("embedded", "production", "redis")
+
+
+@dataclass
+class Cluster:
+    """One profile's app (in this process) and its worker processes (one per organ)."""
+
+    profile: str
+    env: dict[str, str]
+    app: Organism
+    workers: LocalWorkers
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    def clean(self) -> None:
+        """Make this the app that ``skill.delay()`` sends through; empty its queues and store."""
+        self.app.set_current()
+        self.app.set_default()  # for threads, which do not see another thread's current app
+        self.app.control.purge()
+        with store.session(self.settings.database) as s:
+            for table in (Report, Run, DeadLetter, Delivery):
+                s.execute(delete(table))
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    ensure_services()
+    ensure_rabbit_vhost()
+    fresh_pg_database()
+
+
+def make_settings(env: dict[str, str]) -> Settings:
+    """Settings as a worker with ``env`` would load them."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return Settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Clusters:
+    """One cluster per profile, started on first use (so a run of one test starts only what it needs)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._started: dict[str, Cluster] = {}
+
+    def __getitem__(self, profile: str) -> Cluster:
+        if profile not in self._started:
+            data_dir = self._tmp.mktemp(profile)
+            env = profile_env(profile, data_dir)
+            settings = make_settings(env)
+            store.migrate(settings.database)
+            app = create_app(settings)
+            workers = LocalWorkers(settings, env=env | {"PYTHONPATH": str(ROOT)}, log_dir=data_dir / "logs")
+            cluster = Cluster(profile, env, app, workers)
+            cluster.clean()
+            workers.__enter__()
+            self._started[profile] = cluster
+        return self._started[profile]
+
+    def stop(self) -> None:
+        for cluster in self._started.values():
+            cluster.workers.stop()
+
+
+@pytest.fixture(scope="session")
+def clusters(services: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
+    started = Clusters(tmp_path_factory)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(params=PROFILES)
+def cluster(request: pytest.FixtureRequest, clusters: Clusters) -> Cluster:
+    """Each profile in turn, with its queues and store emptied."""
+    chosen = clusters[request.param]
+    chosen.clean()
+    return chosen
+
+
+@pytest.fixture
+def production(clusters: Clusters) -> Cluster:
+    chosen = clusters["production"]
+    chosen.clean()
+    return chosen
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,162 @@
+"""Failure handling on real brokers: backoff, Retry-After, dead letters, replay, poison messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from kombu import Queue
+from kombu.exceptions import ContentDisallowed, DecodeError
+
+from organism import deadletter
+from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
+from organism.store.models import DeadLetter
+from tests.conftest import Cluster, Clusters
+from tests.support.faulty import SIDE_EFFECTS, crash, fetch, refuse
+from tests.support.http import Script, scripted_server
+from tests.support.services import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["production", "redis"])
+def broker(request: pytest.FixtureRequest, clusters: Clusters) -> Cluster:
+    chosen = clusters[request.param]
+    chosen.clean()
+    drain_dead_queue(chosen)
+    return chosen
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    with scripted_server() as served:
+        yield served
+
+
+def drain_dead_queue(cluster: Cluster) -> list[tuple[dict, dict]]:  # type: ignore[type-arg]
+    """Take every message off the dead-letter queue: (headers, body) each."""
+    taken = []
+    with cluster.app.connection_for_read() as connection:
+        queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key="perception")(connection.default_channel)
+        queue.declare()
+        while (message := queue.get(no_ack=True, accept=["json", "pickle"])) is not None:
+            try:  # the dead-letter queue also holds the bad messages other tests sent on purpose
+                taken.append((message.headers, message.decode()))
+            except (ContentDisallowed, DecodeError):
+                taken.append((message.headers, None))
+    return taken
+
+
+def letters(cluster: Cluster, **filters: object) -> list[DeadLetter]:
+    return deadletter.find(cluster.settings.database, status=None, **filters)  # type: ignore[arg-type]
+
+
+def test_429_with_retry_after_waits_as_long_as_the_server_says(broker: Cluster, server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answer("/limited", (429, {"Retry-After": "1"}), (429, {"Retry-After": "1"}), (200, {}))
+
+    assert fetch.delay(f"{url}/limited").get(timeout=30) == {"ok": True}
+
+    gaps = script.gaps_s("/limited")
+    assert len(gaps) == 2 and all(0.95 <= gap <= 1.8 for gap in gaps), gaps
+    assert letters(broker) == []
+
+
+def test_a_server_that_fails_forever_gets_2_4_8_s_backoff_then_one_dead_letter(
+        broker: Cluster, server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answer("/down", (500, {}))
+
+    outcome = fetch.delay(f"{url}/down")
+    with pytest.raises(Exception, match="500 Server Error"):
+        outcome.get(timeout=40)
+
+    gaps = script.gaps_s("/down")
+    assert len(gaps) == 3, gaps
+    for gap, nominal in zip(gaps, (2, 4, 8), strict=True):
+        assert nominal * 0.9 <= gap <= nominal * 1.1 + 0.6, gaps
+    assert outcome.state == "FAILURE"
+    [letter] = wait_for(lambda: letters(broker), 10, "the dead letter")
+    assert (letter.task_id, letter.task_name, letter.organ, letter.reason) == (outcome.id, "test.fetch",
+                                                                               "perception", "exhausted")
+    assert [a["action"] for a in letter.attempts] == ["retry"] * 4
+    assert "500 Server Error" in letter.error_message and "raise_for_status" in (letter.traceback or "")
+    assert letter.args == [f"{url}/down"]
+    [(headers, body)] = wait_for(lambda: drain_dead_queue(broker), 10, "the message on the dead-letter queue")
+    if broker.profile == "production":  # RabbitMQ moved the message itself
+        assert headers["x-death"][0]["reason"] == "rejected" and headers["x-death"][0]["queue"] == "perception"
+        assert headers["id"] == outcome.id
+    else:  # Redis has no dead-letter exchange: the app published a copy
+        assert body["id"] == outcome.id and body["x-death"][0]["reason"] == "exhausted"
+
+
+def test_a_permanent_error_is_dead_lettered_at_once(broker: Cluster, server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answer("/gone", (404, {}))
+
+    with pytest.raises(Exception, match="404 Client Error"):
+        fetch.delay(f"{url}/gone").get(timeout=20)
+
+    assert len(script.arrivals["/gone"]) == 1
+    [letter] = wait_for(lambda: letters(broker), 10, "the dead letter")
+    assert letter.reason == "permanent" and len(letter.attempts) == 1
+
+
+def test_replay_runs_the_call_again_once_however_often_it_is_asked(broker: Cluster, server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answer("/flaky", (404, {}))
+    with pytest.raises(Exception, match="404"):
+        fetch.delay(f"{url}/flaky").get(timeout=20)
+    [letter] = wait_for(lambda: letters(broker), 10, "the dead letter")
+    script.answer("/flaky", (200, {}))
+
+    first = deadletter.replay(broker.app, letter.id)
+    second = deadletter.replay(broker.app, letter.id)
+
+    assert first == second
+    assert broker.app.AsyncResult(first).get(timeout=20) == {"ok": True}
+    assert len(script.arrivals["/flaky"]) == 1, "the replay reached the server more than once"
+    [replayed] = letters(broker)
+    assert (replayed.status, replayed.replayed_as) == ("replayed", first)
+
+
+def test_replay_of_a_filtered_batch(broker: Cluster, server: tuple[str, Script]) -> None:
+    url, script = server
+    paths = [f"/batch/{n}" for n in range(3)]
+    for path in paths:
+        script.answer(path, (404, {}))
+    outcomes = [fetch.delay(f"{url}{path}") for path in paths] + [refuse.delay("no")]
+    for outcome in outcomes:
+        with pytest.raises(Exception):  # noqa: B017 - each fails, by design
+            outcome.get(timeout=20)
+    wait_for(lambda: len(letters(broker)) == 4, 10, "four dead letters")
+    for path in paths:
+        script.answer(path, (200, {}))
+
+    replayed = [deadletter.replay(broker.app, letter.id) for letter in deadletter.find(
+        broker.settings.database, skill="test.fetch")]
+
+    assert [broker.app.AsyncResult(task_id).get(timeout=20) for task_id in replayed] == [{"ok": True}] * 3
+    assert [letter.task_name for letter in deadletter.find(broker.settings.database)] == ["test.refuse"]
+
+
+def test_an_unsafe_skill_is_replayed_only_when_forced(broker: Cluster) -> None:
+    marker = uuid.uuid4().hex
+    crash.delay(marker)
+    [letter] = wait_for(lambda: letters(broker, skill="test.crash"), 60, "the poison message's dead letter")
+
+    with pytest.raises(deadletter.ReplayRefused, match="declared unsafe"):
+        deadletter.replay(broker.app, letter.id)
+
+
+def test_a_message_that_kills_its_worker_is_dead_lettered_after_the_delivery_cap(broker: Cluster) -> None:
+    marker = uuid.uuid4().hex
+    outcome = crash.delay(marker)
+
+    [letter] = wait_for(lambda: letters(broker, skill="test.crash"), 60, "the poison message's dead letter")
+
+    assert letter.reason == "poison" and letter.delivery_count == 4
+    assert redis.Redis.from_url(SIDE_EFFECTS).llen(f"crash:{marker}") == broker.settings.max_deliveries
+    assert outcome.state == "FAILURE"

@@ -1,0 +1,55 @@
+"""`organism flower` against live workers: its REST API lists them and a run's tasks; anonymous access is refused."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from organism.workflow import start
+from tests.conftest import Cluster
+from tests.observability.servers import AUTH, OPERATOR_ENV, serving
+from tests.support.noop import NOOP_SYNC, echo
+from tests.support.services import finished_run, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_access(
+        production: Cluster, tmp_path: Path) -> None:
+    with serving("flower", production.env | OPERATOR_ENV, tmp_path / "flower.log") as flower:
+        assert flower.get("/api/workers").status_code == 401
+        assert flower.get("/api/tasks").status_code == 401
+        assert flower.get("/").status_code == 401
+        assert flower.get("/api/workers", auth=(AUTH[0], "wrong")).status_code == 401
+
+        workers = wait_for(lambda: (found := flower.get("/api/workers", params={"refresh": 1}, auth=AUTH).json())
+                           and len(found) >= 4 and found, 20, "Flower to list the four organ workers")
+        assert {name.split("@")[0] for name in workers} >= {"perception", "judgment", "relationship", "evolution"}
+
+        def seen(task_id: str) -> bool:
+            return task_id in flower.get("/api/tasks", auth=AUTH).json()
+
+        def probe() -> bool:
+            sent = echo.delay(1)
+            sent.get(timeout=10)
+            return seen(sent.id)
+
+        # Flower sees only events sent after it subscribed: wait until a probe task shows up.
+        wait_for(probe, 30, "Flower to receive task events", interval_s=1)
+        run = finished_run(production.settings.database, start(production.app, NOOP_SYNC, date(2026, 3, 3)).run_id)
+        assert run.status == "succeeded", run.error
+        wait_for(lambda: all(seen(node.task_id) for node in run.nodes), 20, "Flower to list the run's eight tasks")
+        task = flower.get(f"/api/task/info/{run.nodes[0].task_id}", auth=AUTH).json()
+        assert task["state"] == "SUCCESS" and task["name"] == run.nodes[0].skill
+    assert any(production.settings.data_dir.glob("flower.db*")), "Flower kept no state"
+
+
+def test_flower_will_not_start_without_credentials(production: Cluster) -> None:
+    from tests.integration.test_cli import organism
+
+    done = organism("flower", env=production.env)
+
+    assert done.returncode == 1
+    assert "set ORGANISM_OBSERVABILITY__PASSWORD" in done.stderr and "Traceback" not in done.stderr

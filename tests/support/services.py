@@ -1,0 +1,84 @@
+"""The real services the tests use, each isolated from a developer's own data, and conditions with deadlines."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RABBIT_VHOST = "organism_test"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_DATABASE = "organism_test"
+TEST_MODULES = '["tasks.perception", "tasks.relationship", "tasks.judgment", "tasks.evolution", "tasks.daily_sync", ' \
+               '"beat.schedule", "tests.support.noop", "tests.support.faulty", "tests.faults.skills"]'
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
+    """Poll ``condition`` until it returns something truthy; fail the test naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def ensure_services() -> None:
+    """Start any service that is down (scripts/services); fail with its message if one stays down."""
+    done = subprocess.run([str(ROOT / "scripts/services")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"a service the tests need is down and would not start:\n{done.stdout}{done.stderr}")
+
+
+def ensure_rabbit_vhost() -> None:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.fail(f"rabbitmqctl not found: create the vhost {RABBIT_VHOST} for guest by hand")
+    listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True, check=True).stdout
+    if RABBIT_VHOST not in listed.split():
+        subprocess.run([ctl, "-q", "add_vhost", RABBIT_VHOST], check=True, capture_output=True)
+    subprocess.run([ctl, "-q", "set_permissions", "-p", RABBIT_VHOST, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+
+
+def fresh_pg_database(name: str = PG_DATABASE) -> None:
+    """(Re)create the database ``name``, empty: every test session starts from the migrations, not leftovers."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+
+
+def profile_env(profile: str, data_dir: Path) -> dict[str, str]:
+    """ORGANISM_* variables for one profile, pointed at the test vhost, Redis databases and database."""
+    env = {"ORGANISM_PROFILE": profile, "ORGANISM_DATA_DIR": str(data_dir), "ORGANISM_TASK_MODULES": TEST_MODULES,
+           "ORGANISM_SOURCES": f'["{ROOT}/config/sources/sample-posts.jsonl", "{ROOT}/config/sources/sample-feed.xml"]'}
+    if profile == "production":
+        env |= {"ORGANISM_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{RABBIT_VHOST}",
+                "ORGANISM_RESULT_BACKEND": "redis://127.0.0.1:6379/11",
+                "ORGANISM_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"}
+    elif profile == "redis":
+        env |= {"ORGANISM_BROKER_URL": "redis://127.0.0.1:6379/12",
+                "ORGANISM_RESULT_BACKEND": "redis://127.0.0.1:6379/13"}
+    return env
+
+
+def finished_run(database_url: str, run_id: str, timeout_s: float = 60):  # type: ignore[no-untyped-def]
+    """The run once it has succeeded or failed."""
+    from organism.workflow import find_run
+
+    def done():  # type: ignore[no-untyped-def]
+        run = find_run(database_url, run_id)
+        return run if run is not None and run.status in ("succeeded", "failed") else None
+
+    return wait_for(done, timeout_s, f"run {run_id} to finish")
