@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism import bad_messages, embedded
+from organism import bad_messages, embedded, node_writer
 from organism.observability import hooks
 from organism.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
 from organism.settings import Settings, get_settings
@@ -98,6 +98,12 @@ def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
 def _fresh_engines(**_: Any) -> None:
     # A prefork child must not reuse the parent's database connections.
     forget_engines()
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _write_queued_bookkeeping(**_: Any) -> None:
+    node_writer.flush()
 
 
 app = create_app()

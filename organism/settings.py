@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -202,6 +202,11 @@ def masked(url: str) -> str:
         return url
 
 
+# Settings that are groups of settings (gateway, observability), nested with the "__" delimiter.
+_GROUPS = frozenset(name for name, f in Settings.model_fields.items()
+                    if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
+
+
 def describe_error(error: ValidationError) -> str:
     """One line per wrong setting: its environment name, what was wrong, and the value given."""
     lines = []
@@ -210,6 +215,8 @@ def describe_error(error: ValidationError) -> str:
             lines.append(f"settings: {problem['msg'].removeprefix('Value error, ')}")
             continue
         head, *rest = [str(part) for part in problem["loc"]]
+        if head in _GROUPS and rest:  # a group's field is set as ORGANISM_<GROUP>__<FIELD>
+            head, *rest = f"{head}__{rest[0]}", *rest[1:]
         where = f"ORGANISM_{head.upper()}" + "".join(f"[{part}]" for part in rest)
         given = problem.get("input")
         shown = "" if isinstance(given, dict) else f" (got {given!r})"

@@ -22,7 +22,7 @@ from typing import Any
 from celery import Task, shared_task
 from pydantic import ValidationError, validate_call
 
-from organism import deadletter, degrade, tracking
+from organism import deadletter, degrade, node_writer, tracking
 from organism.errors import InvalidArguments, PermanentError, SkillDefinitionError
 from organism.failures import Action, classify
 from organism.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
@@ -31,7 +31,7 @@ from organism.store.models import utcnow
 
 ATTEMPTS_HEADER = "organism_attempts"
 # Headers a retry must carry on: Celery re-sends a task with its standard options only.
-CARRIED_HEADERS = (tracking.RUN_HEADER, RETRY_HEADER, deadletter.REPLAY_HEADER)
+CARRIED_HEADERS = (tracking.RUN_HEADER, tracking.NODE_HEADER, RETRY_HEADER, deadletter.REPLAY_HEADER)
 # Celery task options a skill may set; anything else is refused at import, not at the first message.
 CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "priority", "ignore_result"})
 
@@ -76,7 +76,7 @@ class SkillTask(Task):
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         run_id = tracking.run_of(self.request)
         if run_id:
-            tracking.node_started(self.settings.database, task_id, run_id)
+            node_writer.started(self.settings.database, task_id, run_id)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
@@ -93,11 +93,9 @@ class SkillTask(Task):
         except Exception as exc:
             self._retry_or_give_up(exc, args, kwargs)
             raise
-        # Recorded here, before Celery stores the result and a chord counts it, so the next phase can rely
-        # on reading it from the store (on_success would run too late).
         run_id = tracking.run_of(request)
         if run_id:
-            tracking.node_succeeded(self.settings.database, request.id, run_id, result)
+            node_writer.succeeded(self.settings.database, request.id, run_id, result)
         return result
 
     def policy(self) -> RetryPolicy:
@@ -135,12 +133,14 @@ class SkillTask(Task):
             node=None, args=list(args), kwargs=dict(kwargs), reason=reason, error_type=type(exc).__name__,
             error_message=str(exc), traceback="".join(traceback.format_exception(exc)), attempts=history,
             delivery_count=deliveries, replay_of=getattr(request, deadletter.REPLAY_HEADER, None))
+        node_writer.flush()  # this node's start, if still queued, must not land after its failure
         tracking.gave_up(self.settings.database, letter)
         deadletter.publish_copy(self.app, letter)
 
     def on_retry(self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                  einfo: Any) -> None:
         if tracking.run_of(self.request):
+            node_writer.flush()
             tracking.node_retrying(self.settings.database, task_id, _describe(exc))
 
 

@@ -1,7 +1,11 @@
 """Run and node bookkeeping written from a skill's hooks.
 
-A skill call belongs to a run when its message carries the :data:`RUN_HEADER`; its node row is keyed by the
-task id. Bookkeeping never fails a skill: a store error is logged and the skill's own outcome stands.
+A skill call belongs to a run when its message carries the :data:`RUN_HEADER` (and :data:`NODE_HEADER`, its
+node's name); its node row is keyed by the task id. Bookkeeping never fails a skill: a store error is logged
+and the skill's own outcome stands.
+
+The functions here write synchronously. A worker writes a node's start and success through
+:mod:`organism.node_writer`, off the task's critical path.
 """
 
 from __future__ import annotations
@@ -10,16 +14,19 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 
 from organism import deadletter
 from organism.deadletter import Letter
 from organism.store import session
-from organism.store.models import Delivery, Node, NodeStatus, Run, RunStatus, utcnow
+from organism.store.db import engine_for
+from organism.store.models import Base, Delivery, Node, NodeStatus, Run, RunStatus, utcnow
 
 RUN_HEADER = "organism_run"
+NODE_HEADER = "organism_node"
 OPEN = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 logger = logging.getLogger(__name__)
 
@@ -37,29 +44,53 @@ def _logged(action: str, task_id: str) -> Iterator[None]:
         logger.exception("could not record %s of task %s; the skill's outcome is unaffected", action, task_id)
 
 
+# Node start and success run for every node of every run: their statements are built once and run through
+# Core, since the ORM's per-statement work was most of their CPU time, and the writer thread shares the GIL with
+# the worker's next task.
+_nodes, _runs = Base.metadata.tables[Node.__tablename__], Base.metadata.tables[Run.__tablename__]
+_NODE_RUNNING = update(_nodes).where(_nodes.c.task_id == bindparam("node")).values(
+    status=NodeStatus.RUNNING.value, started_at=bindparam("at"), attempts=_nodes.c.attempts + 1)
+_RUN_RUNNING = update(_runs).where(_runs.c.id == bindparam("run"), _runs.c.status == RunStatus.PENDING.value).values(
+    status=RunStatus.RUNNING.value)
+_LOCK_RUN = select(_runs.c.id).where(_runs.c.id == bindparam("run")).with_for_update()
+_NODE_SUCCEEDED = update(_nodes).where(_nodes.c.task_id == bindparam("node")).values(
+    status=bindparam("b_status"), finished_at=bindparam("b_finished_at"), error=bindparam("b_error"),
+    degraded=bindparam("b_degraded"), result=bindparam("b_result"))
+_RUN_SUCCEEDED = update(_runs).where(
+    _runs.c.id == bindparam("run"), _runs.c.status.in_(OPEN),
+    ~exists().where(_nodes.c.run_id == bindparam("run"), _nodes.c.status != NodeStatus.SUCCEEDED.value),
+).values(status=RunStatus.SUCCEEDED.value, finished_at=bindparam("at"))
+
+
 def node_started(url: str, task_id: str, run_id: str) -> None:
     """Mark the node running and count the attempt; the run is running from its first node on."""
-    with _logged("start", task_id), session(url) as s:
-        s.execute(update(Node).where(Node.task_id == task_id)
-                  .values(status=NodeStatus.RUNNING.value, started_at=utcnow(), attempts=Node.attempts + 1))
-        s.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
-                  .values(status=RunStatus.RUNNING.value))
+    with _logged("start", task_id), engine_for(url).begin() as c:
+        c.execute(_RUN_RUNNING, {"run": run_id})  # the run's row before the node's, as every writer of both
+        c.execute(_NODE_RUNNING, {"node": task_id, "at": utcnow()})
 
 
-def node_succeeded(url: str, task_id: str, run_id: str, result: Any) -> None:
+def node_succeeded(url: str, task_id: str, run_id: str, result: Any, started_at: datetime | None = None) -> None:
     """Store the node's result; when it was the run's last unfinished node, the run has succeeded.
 
-    One transaction, so it sees its own node as finished. Two last nodes finishing at the same moment could each
-    miss the other's commit; the watchdog then finds every node succeeded and marks the run succeeded.
+    With ``started_at``, the node's start is written in the same transaction (:func:`node_started` was not).
+    The run's row is locked first, so of two nodes finishing at once (in different processes, whose writes
+    arrive in any order) the second sees the first's commit, and exactly one of them finds nothing unfinished.
     """
-    degraded = result.get("degraded") if isinstance(result, dict) else None
-    unfinished = exists().where(Node.run_id == run_id, Node.status != NodeStatus.SUCCEEDED.value)
-    with _logged("success", task_id), session(url) as s:
-        s.execute(update(Node).where(Node.task_id == task_id).values(
-            status=NodeStatus.SUCCEEDED.value, finished_at=utcnow(), error=None, degraded=degraded,
-            result=result if isinstance(result, dict) else {"value": result}))
-        s.execute(update(Run).where(Run.id == run_id, Run.status.in_(OPEN), ~unfinished)
-                  .values(status=RunStatus.SUCCEEDED.value, finished_at=utcnow()))
+    values = {f"b_{column}": value for column, value in success(result).items()}
+    with _logged("success", task_id), engine_for(url).begin() as c:
+        c.execute(_LOCK_RUN, {"run": run_id})
+        if started_at is not None:
+            c.execute(_NODE_RUNNING, {"node": task_id, "at": started_at})
+            c.execute(_RUN_RUNNING, {"run": run_id})
+        c.execute(_NODE_SUCCEEDED, {"node": task_id, **values})
+        c.execute(_RUN_SUCCEEDED, {"run": run_id, "at": utcnow()})
+
+
+def success(result: Any) -> dict[str, Any]:
+    """A succeeded node's column values for the result its skill returned."""
+    return {"status": NodeStatus.SUCCEEDED.value, "finished_at": utcnow(), "error": None,
+            "degraded": result.get("degraded") if isinstance(result, dict) else None,
+            "result": result if isinstance(result, dict) else {"value": result}}
 
 
 def gave_up(url: str, letter: Letter) -> None:
@@ -82,7 +113,11 @@ def node_retrying(url: str, task_id: str, error: str) -> None:
 
 
 def count_delivery(url: str, task_id: str) -> int:
-    """Count a redelivery of ``task_id`` and return its deliveries so far (the first redelivery makes 2)."""
+    """Count a redelivery of ``task_id`` and return its deliveries so far (the first redelivery makes 2).
+
+    Each earlier delivery counts as an attempt of the node, even if its start was never written: a start is
+    held back briefly (organism.node_writer) and dies with a killed process.
+    """
     with session(url) as s:
         delivery = s.get(Delivery, task_id, with_for_update=True)
         if delivery is None:
@@ -90,6 +125,8 @@ def count_delivery(url: str, task_id: str) -> int:
             s.add(delivery)
         delivery.count += 1
         delivery.updated_at = utcnow()
+        earlier = delivery.count - 1
+        s.execute(update(Node).where(Node.task_id == task_id, Node.attempts < earlier).values(attempts=earlier))
         return delivery.count
 
 

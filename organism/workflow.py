@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from celery import Celery, Signature, shared_task
+from celery import Celery, Signature, current_app, shared_task
 from kombu.exceptions import OperationalError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from organism import tracking
 from organism.errors import OrganismError
 from organism.settings import Settings, get_settings, masked
 from organism.store import session
+from organism.store.db import engine_for
 from organism.store.models import Node, NodeStatus, Report, Run, RunStatus, utcnow
-from organism.tracking import OPEN, RUN_HEADER
+from organism.tracking import NODE_HEADER, OPEN, RUN_HEADER
 
 logger = logging.getLogger(__name__)
 _NODE_IDS = uuid.UUID("6f1d9a52-3c1e-4e0b-9a59-0b7f1c2d8e41")
@@ -82,7 +84,7 @@ class Plan:
         task_id = str(uuid.uuid5(_NODE_IDS, f"{ctx.run_id}/{name}" + (f"/{ctx.generation}" if ctx.generation else "")))
         organ = sig.type.skill.organ
         self.nodes.append(NodeSpec(name, phase, phase_name, sig.task, organ, task_id))
-        return sig.set(task_id=task_id, headers={RUN_HEADER: ctx.run_id})
+        return sig.set(task_id=task_id, headers={RUN_HEADER: ctx.run_id, NODE_HEADER: name})
 
     def errback(self, ctx: RunContext) -> Signature:
         """The errback to attach to chord bodies: a failed header reaches its chord body's errbacks."""
@@ -138,12 +140,13 @@ def start(app: Celery, name: str, day: date | None = None) -> Started:
     plan = builder(app, name)(ctx)
     url = settings.database
     try:
-        with session(url) as s:
-            s.add(Run(id=ctx.run_id, key=key, workflow=name, params={"day": day.isoformat()},
-                      deadline_at=utcnow() + timedelta(seconds=settings.run_deadline_s)))
-            s.flush()
-            s.add_all(Node(run_id=ctx.run_id, task_id=n.task_id, name=n.name, phase=n.phase,
-                           phase_name=n.phase_name, skill=n.skill, organ=n.organ) for n in plan.nodes)
+        # Core inserts rather than the ORM's unit of work: this is on the path of every run's start.
+        with engine_for(url).begin() as c:
+            c.execute(insert(Run), {"id": ctx.run_id, "key": key, "workflow": name, "params": {"day": day.isoformat()},
+                                    "deadline_at": utcnow() + timedelta(seconds=settings.run_deadline_s)})
+            c.execute(insert(Node), [{"run_id": ctx.run_id, "task_id": n.task_id, "name": n.name, "phase": n.phase,
+                                      "phase_name": n.phase_name, "skill": n.skill, "organ": n.organ}
+                                     for n in plan.nodes])
     except IntegrityError:
         with session(url) as s:
             existing = s.scalar(select(Run.id).where(Run.key == key))
@@ -218,32 +221,44 @@ def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, ge
             error=f"{name or 'task ' + request.id}: {type(exc).__name__}: {exc}"))
 
 
-def fail_overdue(url: str) -> list[str]:
-    """Settle every unfinished run past its deadline; return the keys of those it failed.
+def settle(app: Celery) -> list[str]:
+    """Bring every open run's bookkeeping up to date with Celery; fail those past their deadline.
 
-    A run whose nodes all succeeded is marked succeeded (two last nodes finishing at once can leave it open);
-    any other is failed, naming its unfinished nodes.
+    A node that Celery's result backend knows as succeeded is recorded so first: its process died before its
+    row was written (organism.node_writer). A run whose nodes all succeeded is marked succeeded; an overdue run
+    with unfinished nodes is failed, naming them. Returns the keys of the runs it failed.
     """
-    now = utcnow()
+    url, now = app.settings.database, utcnow()
+    with session(url) as s:  # deadlines are compared in SQL: SQLite hands datetimes back without a zone
+        open_runs = list(s.scalars(select(Run.id).where(Run.status.in_(OPEN))))
+        overdue = set(s.scalars(select(Run.id).where(Run.status.in_(OPEN), Run.deadline_at < now)))
     failed = []
-    with session(url) as s:
-        for run in s.scalars(select(Run).options(selectinload(Run.nodes))
-                             .where(Run.status.in_(OPEN), Run.deadline_at < now)):
-            waiting = [n.name for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
-            run.finished_at = now
-            if not waiting:
-                run.status = RunStatus.SUCCEEDED.value
+    for run_id in open_runs:
+        with session(url) as s:  # one run at a time, locked as node writers lock it
+            run = s.scalar(select(Run).where(Run.id == run_id, Run.status.in_(OPEN)).with_for_update())
+            if run is None:
                 continue
-            run.status = RunStatus.FAILED.value
-            run.error = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
-            failed.append(run.key)
+            for node in run.nodes:
+                done, result = _backend_success(app, node)
+                if done:
+                    for column, value in tracking.success(result).items():
+                        setattr(node, column, value)
+                    node.attempts = node.attempts or 1
+            waiting = [n.name for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
+            if not waiting:
+                run.status, run.finished_at = RunStatus.SUCCEEDED.value, utcnow()
+            elif run_id in overdue:
+                run.status, run.finished_at = RunStatus.FAILED.value, utcnow()
+                run.error = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
+                failed.append(run.key)
     return failed
 
 
 @shared_task(name="organism.watchdog", ignore_result=True)
 def watchdog() -> list[str]:
-    """Beat runs this every ``watchdog_interval_s``: Celery does not reliably fire every chord errback."""
-    failed = fail_overdue(get_settings().database)
+    """Beat runs this every ``watchdog_interval_s``: Celery does not reliably fire every chord errback, and a
+    killed worker can take a node's bookkeeping with it."""
+    failed = settle(current_app)
     if failed:
         logger.warning("watchdog failed overdue runs: %s", ", ".join(failed))
     return failed
@@ -283,8 +298,23 @@ def phase_durations(run: Run) -> list[tuple[str, str, float | None]]:
     return rows
 
 
-def result_of(run: Run, name: str) -> dict[str, Any] | None:
-    return next((n.result for n in run.nodes if n.name == name), None)
+def node_results(app: Celery, run: Run) -> dict[str, Any]:
+    """The results of the run's finished nodes by name: from the store, or from Celery's result backend for a
+    node whose row the bookkeeping writer has not reached yet (see organism.tracking)."""
+    results = {n.name: n.result for n in run.nodes if n.status == NodeStatus.SUCCEEDED.value}
+    for n in run.nodes:
+        done, result = _backend_success(app, n)
+        if done:
+            results[n.name] = result
+    return results
+
+
+def _backend_success(app: Celery, node: Node) -> tuple[bool, Any]:
+    """``(True, result)`` when Celery's result backend has the success of a node whose row does not say so."""
+    if node.status == NodeStatus.SUCCEEDED.value:
+        return False, None
+    found = app.AsyncResult(node.task_id)
+    return (True, found.result) if found.state == "SUCCESS" else (False, None)
 
 
 def save_report(url: str, run_id: str, summary: str, body: dict[str, Any]) -> None:

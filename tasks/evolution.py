@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import current_app
+
 from organism.degrade import optional
 from organism.memory import recall
 from organism.settings import get_settings
 from organism.skill import skill
-from organism.workflow import find_run, save_report
+from organism.workflow import find_run, node_results, save_report
 
 MEMORY_THEMES = 5
 
@@ -39,7 +41,7 @@ def report_keeper(evaluations: list[dict[str, Any]], run_id: str) -> dict[str, A
     run = find_run(url, run_id)
     if run is None:
         raise LookupError(f"run {run_id} is not in the store at {url}")
-    results = {n.name: n.result for n in run.nodes if n.result is not None}
+    results = node_results(current_app, run)
     scans = {name.split(".")[0]: results[name] for name in results if name.startswith("q")}
     history: dict[str, list[str]] | None = None
     with optional("memory"):

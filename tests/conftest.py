@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,16 +71,23 @@ def make_settings(env: dict[str, str]) -> Settings:
 
 
 class Clusters:
-    """One cluster per profile, started on first use (so a run of one test starts only what it needs)."""
+    """One cluster per profile, started on first use (so a run of one test starts only what it needs).
 
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+    ``env_for(profile, data_dir)`` gives the workers' environment; suites with their own broker namespace
+    and store (the fault tests) pass theirs, and a ``prefix`` for their data folders.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory,
+                 env_for: Callable[[str, Path], dict[str, str]] = profile_env, prefix: str = "") -> None:
         self._tmp = tmp_path_factory
+        self._env_for = env_for
+        self._prefix = prefix
         self._started: dict[str, Cluster] = {}
 
     def __getitem__(self, profile: str) -> Cluster:
         if profile not in self._started:
-            data_dir = self._tmp.mktemp(profile)
-            env = profile_env(profile, data_dir)
+            data_dir = self._tmp.mktemp(f"{self._prefix}{profile}")
+            env = self._env_for(profile, data_dir)
             settings = make_settings(env)
             store.migrate(settings.database)
             app = create_app(settings)

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task, current_app, signals
-from sqlalchemy import select
 
 from organism.errors import Deferred
 from organism.observability import logs
@@ -29,9 +28,7 @@ from organism.observability.broker import PUBLISHED_HEADER
 from organism.observability.health import HeartbeatWriter
 from organism.observability.instruments import OTHER, Outcome, enable_multiprocess, instruments
 from organism.settings import Settings, get_settings
-from organism.store import session
-from organism.store.models import Node
-from organism.tracking import run_of
+from organism.tracking import NODE_HEADER, run_of
 
 logger = logging.getLogger(__name__)
 STARTED_ATTRIBUTE = "organism_started_at"  # kept on the Celery request: it lives exactly as long as the attempt
@@ -127,11 +124,6 @@ def _outcome(state: str | None, retval: Any) -> tuple[Outcome, BaseException | N
     return Outcome.OTHER, None
 
 
-def _node(url: str, task_id: str) -> str | None:
-    with session(url) as s:
-        return s.scalar(select(Node.name).where(Node.task_id == task_id))
-
-
 @signals.task_postrun.connect
 def _finished(task: Task | None = None, task_id: str | None = None, retval: Any = None, state: str | None = None,
               **_: Any) -> None:
@@ -152,7 +144,7 @@ def _finished(task: Task | None = None, task_id: str | None = None, retval: Any 
         logs.log_outcome(logs.OutcomeLine(
             skill=task.name, outcome=outcome.value, task_id=task_id, organ=organ,
             attempt=int(request.retries or 0) + 1, duration_s=duration_s, run_id=run_id,
-            node=_node(settings.database, task_id) if run_id else None,
+            node=getattr(request, NODE_HEADER, None) if run_id else None,
             error=f"{type(error).__name__}: {error}" if error is not None else None))
     except Exception:
         logger.exception("could not observe the end of task %s", task_id)

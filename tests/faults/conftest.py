@@ -26,10 +26,7 @@ import pytest
 import redis
 from kombu import Connection
 
-from organism import store
-from organism.app import create_app
-from organism.local import LocalWorkers
-from tests.conftest import Cluster, make_settings
+from tests.conftest import Cluster, Clusters
 from tests.support.noop import where
 from tests.support.services import (
     ROOT,
@@ -131,38 +128,12 @@ def bring_back_redis() -> None:
 
 # -- clusters ---------------------------------------------------------------------------------------------------
 
-class FaultClusters:
-    """One cluster per profile, started on first use and kept for the session."""
-
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
-        self._tmp = tmp_path_factory
-        self._started: dict[str, Cluster] = {}
-
-    def __getitem__(self, profile: str) -> Cluster:
-        if profile not in self._started:
-            data_dir = self._tmp.mktemp(f"faults-{profile}")
-            env = fault_env(profile, data_dir)
-            settings = make_settings(env)
-            store.migrate(settings.database)
-            app = create_app(settings)
-            workers = LocalWorkers(settings, env=env | {"PYTHONPATH": str(ROOT)}, log_dir=data_dir / "logs")
-            cluster = Cluster(profile, env, app, workers)
-            cluster.clean()
-            workers.__enter__()
-            self._started[profile] = cluster
-        return self._started[profile]
-
-    def stop(self) -> None:
-        for cluster in self._started.values():
-            cluster.workers.stop()
-
-
 @pytest.fixture(scope="session")
-def fault_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultClusters]:
+def fault_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
     ensure_services()
     ensure_vhost()
     fresh_pg_database(FAULTS_DATABASE)
-    started = FaultClusters(tmp_path_factory)
+    started = Clusters(tmp_path_factory, fault_env, prefix="faults-")
     yield started
     started.stop()
 
@@ -183,7 +154,7 @@ def ready(cluster: Cluster) -> Cluster:
 
 
 @pytest.fixture(params=PROFILES)
-def faults(request: pytest.FixtureRequest, fault_clusters: FaultClusters) -> Cluster:
+def faults(request: pytest.FixtureRequest, fault_clusters: Clusters) -> Cluster:
     """A fault cluster of each broker that redelivers after a crash (not embedded: see README), ready and empty."""
     return ready(fault_clusters[request.param])
 

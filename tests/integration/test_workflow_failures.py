@@ -10,10 +10,10 @@ from sqlalchemy import update
 
 from organism import deadletter
 from organism.store import session
-from organism.store.models import Run, utcnow
+from organism.store.models import Node, Run, utcnow
 from organism.workflow import CannotResume, find_run, resume, start, watchdog
 from tests.conftest import Cluster
-from tests.support.noop import FAIL_SYNC, GATE, HANG_SYNC
+from tests.support.noop import FAIL_SYNC, GATE, HANG_SYNC, NOOP_SYNC
 from tests.support.services import finished_run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -95,3 +95,24 @@ def test_the_watchdog_fails_a_run_past_its_deadline(cluster: Cluster) -> None:
     run = finished_run(cluster.settings.database, started.run_id, timeout_s=20)
     assert run.status == "failed"
     assert run.error is not None and "passed; unfinished: " in run.error and run.error.endswith("store")
+
+
+def test_the_watchdog_recovers_successes_whose_bookkeeping_was_lost(cluster: Cluster) -> None:
+    """Workers write node rows after Celery has the result; one killed in between loses only the row, which
+    the watchdog's next round recovers from the result backend, long before the run's deadline."""
+    started = start(cluster.app, NOOP_SYNC, date(2026, 2, 5))
+    run = finished_run(cluster.settings.database, started.run_id, timeout_s=30)
+    assert run.status == "succeeded", run.error
+    assert all(n.started_at and n.finished_at and n.started_at <= n.finished_at and n.attempts == 1
+               for n in run.nodes), [(n.name, n.started_at, n.finished_at, n.attempts) for n in run.nodes]
+    results = {n.name: n.result for n in run.nodes}
+    with session(cluster.settings.database) as s:
+        s.execute(update(Node).where(Node.run_id == run.id, Node.name.in_(["eval.b", "store"]))
+                  .values(status="running", result=None, finished_at=None))
+        s.execute(update(Run).where(Run.id == run.id).values(status="running", finished_at=None))
+
+    watchdog.delay()
+
+    run = finished_run(cluster.settings.database, started.run_id, timeout_s=20)
+    assert run.status == "succeeded", run.error
+    assert {n.name: n.result for n in run.nodes} == results

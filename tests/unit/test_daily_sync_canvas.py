@@ -9,7 +9,7 @@ from celery.canvas import _chain, _chord
 
 from organism.app import create_app
 from organism.settings import load
-from organism.tracking import RUN_HEADER
+from organism.tracking import NODE_HEADER, RUN_HEADER
 from organism.workflow import RunContext, builder
 
 
@@ -38,14 +38,15 @@ def test_four_scans_then_synthesis_then_two_evaluations_then_store() -> None:
         ("eval.risk", "judgment", "judgment"), ("store", "store", "evolution")]
 
 
-def test_nodes_carry_the_run_and_deterministic_task_ids() -> None:
+def test_nodes_carry_their_run_and_name_and_deterministic_task_ids() -> None:
     one, again, other = _plan("run-1"), _plan("run-1"), _plan("run-2")
 
     assert [n.task_id for n in one.nodes] == [n.task_id for n in again.nodes]
     assert not {n.task_id for n in one.nodes} & {n.task_id for n in other.nodes}
     assert all(uuid.UUID(n.task_id) for n in one.nodes)
     first = one.signature.tasks[0]
-    assert all(t.options["headers"] == {RUN_HEADER: "run-1"} for t in first.tasks)
+    assert [t.options["headers"] for t in first.tasks] == [{RUN_HEADER: "run-1", NODE_HEADER: n.name}
+                                                           for n in one.nodes[:4]]
     assert [t.options["task_id"] for t in first.tasks] == [n.task_id for n in one.nodes[:4]]
 
 

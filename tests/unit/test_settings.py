@@ -56,6 +56,14 @@ def test_several_bad_values_are_each_named() -> None:
     ]
 
 
+def test_a_bad_value_in_a_group_names_its_nested_variable() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load(gateway={"max_concurrency": 0})
+
+    assert str(raised.value) == "setting ORGANISM_GATEWAY__MAX_CONCURRENCY: Input should be greater than or equal " \
+                                "to 1 (got 0)"
+
+
 def test_passwords_are_masked_in_urls_shown_to_people() -> None:
     assert masked("amqp://guest:hunter2@rabbit:5672//") == "amqp://guest:***@rabbit:5672//"
     assert masked("db+postgresql://u:pw@h/d") == "db+postgresql://u:***@h/d"

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import organism.gateway.models  # noqa: F401  (the gateway's tables belong to the same metadata)
 from organism.store.db import sqlite_connect_args
 from organism.store.models import Base
 
