@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import pytest
@@ -22,6 +23,9 @@ def test_every_worker_beats_and_a_silent_one_is_reported_dead(production: Cluste
     assert alive.returncode == 0, alive.stdout + alive.stderr
     assert sorted(line.split()[1].split("@")[0] for line in alive.stdout.splitlines()) == [
         "evolution", "judgment", "perception", "relationship"]
+
+    probe = organism("health", "worker", "--node", f"perception@{socket.gethostname()}", env=production.env)
+    assert probe.returncode == 0, "docker-compose.yml's probe (--node <organ>@$HOSTNAME) finds no such worker"
 
     ghost = folder / "ghost@nowhere.json"
     ghost.write_text(json.dumps({"node": "ghost@nowhere", "pid": 1, "queues": ["perception"], "at": time.time() - 600}))

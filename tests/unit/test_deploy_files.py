@@ -35,7 +35,7 @@ def _compose_config() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_compose_file_is_accepted_and_workers_wait_for_healthy_services_and_migrations() -> None:
+def test_compose_file_is_accepted_and_workers_wait_for_healthy_services_and_report_their_health() -> None:
     services = _compose_config()["services"]
 
     assert set(services) == {"rabbitmq", "redis", "postgres", "migrate", *ORGANS, "beat", "flower", "console",
@@ -48,6 +48,11 @@ def test_compose_file_is_accepted_and_workers_wait_for_healthy_services_and_migr
         assert depends["migrate"]["condition"] == "service_completed_successfully"
         assert {depends[s]["condition"] for s in ("rabbitmq", "redis", "postgres")} == {"service_healthy"}
         assert services[organ]["environment"]["ORGANISM_PROFILE"] == "production"
+        probe = services[organ]["healthcheck"]["test"]
+        command = probe[1].replace("$$", "$")  # `config` prints $ escaped, as in the file, or not, by version
+        assert probe[0] == "CMD-SHELL" and f"organism health worker --node {organ}@$HOSTNAME" in command, probe
+    for service in ("flower", "console", "metrics"):
+        assert "healthcheck" in services[service], service
 
 
 def test_example_settings_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
