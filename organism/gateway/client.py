@@ -21,7 +21,7 @@ import os
 import time
 from typing import Any
 
-from organism.errors import Deferred, PermanentError
+from organism.errors import PermanentError
 from organism.gateway import ledger
 from organism.gateway.breaker import Breaker
 from organism.gateway.budget import Budget
@@ -30,13 +30,14 @@ from organism.gateway.ledger import CallKey, current_call
 from organism.gateway.prices import PriceTable
 from organism.gateway.provider import ChatResult, EndpointFailure, Provider, RateLimited, Rejected
 from organism.gateway.ratelimit import RateLimits
-from organism.gateway.semaphore import Lease, Semaphore
+from organism.gateway.semaphore import Lease, NoPermit, Semaphore
 from organism.settings import Settings, SettingsError, get_settings
 from organism.store import session
 
 logger = logging.getLogger(__name__)
 
 PROBE_MARGIN_S = 5.0  # a probe's claim outlives its call's timeouts by this much
+FRONT_WAIT_S = 5.0  # the longest a call at the front of the line waits for a permit in its worker
 Message = dict[str, Any]
 
 
@@ -95,19 +96,28 @@ class Gateway:
         """
         call = current_call(skill, run_id)
         body = self._body(messages, model, response_format)
-        with session(self.url) as s:  # every gate in one transaction: a waiting call costs one round trip
-            replayed = ledger.replay(s, call)
-            if replayed is not None:
-                return replayed
-            self.budget.check(s, call.run_id)
-            state = self.endpoints.read(s)
-            now = time.time()
-            self.limits.check_pause(state, now)
-            self.breaker.check(state, now)
-            taken = self.semaphore.acquire(s, call.task_id if call.in_task else None, state.latency_s)
-            probe = self.breaker.claim(s, state, now) if isinstance(taken, Lease) else None
-        if isinstance(taken, Deferred):
-            raise taken  # after the commit, which keeps the waiter's place in line
+        waited_s = 0.0
+        while True:
+            with session(self.url) as s:  # every gate in one transaction: a waiting call costs one round trip
+                replayed = ledger.replay(s, call)
+                if replayed is not None:
+                    return replayed
+                self.budget.check(s, call.run_id)
+                state = self.endpoints.read(s)
+                now = time.time()
+                self.limits.check_pause(state, now)
+                self.breaker.check(state, now)
+                taken = self.semaphore.acquire(s, call.task_id if call.in_task else None, state.latency_s)
+                probe = self.breaker.claim(s, state, now) if isinstance(taken, Lease) else None
+            if not isinstance(taken, NoPermit):
+                break
+            # The front of the line waits here, polling: sent away through the broker, it came back up to a
+            # second late when the workers were busy, and the permit stood idle meanwhile (docs/gateway.md).
+            if taken.position >= self.semaphore.limit or waited_s >= FRONT_WAIT_S:
+                raise taken  # after the commit, which keeps the waiter's place in line
+            pause_s = min(taken.wait_s, self.semaphore.poll_s)
+            time.sleep(pause_s)
+            waited_s += pause_s
         acquired = time.monotonic()
         try:
             with self.semaphore.renewing(taken):

@@ -7,13 +7,15 @@ its lease every third of the lease's time to live while its call runs, and relea
 holder can (the holder id is in the ``WHERE``). A holder killed with SIGKILL stops renewing, and its permit is
 free again when the lease expires.
 
-A caller that finds no permit free does not wait here, holding a worker slot. It gets :class:`Deferred`, and
-the task is retried after ``wait_s`` without spending an attempt. The wait is chosen so that permits stay busy
-without a stampede. Tasks that wait are listed as waiters, oldest first, and the waiter with ``p`` others
-ahead is sent away until release number ``p`` is due. Each permit is expected back at its acquisition time
-plus the endpoint's typical hold time. So each release finds about one waiter arriving for it, and the crowd
-behind costs about one look at the store per waiter per turn, not a poll every few milliseconds. A waiter that
-stops coming back drops out of the list after its own expiry.
+A caller that finds no permit free gets :class:`NoPermit` (a :class:`Deferred`), and the task is retried after
+``wait_s`` without spending an attempt, holding no worker slot meanwhile. Only the callers at the front of the
+line, fewer than the permits, wait in their worker instead (organism.gateway.client): a release is taken within a
+poll, not after a round trip through the broker, at the cost of at most ``limit`` worker slots cluster-wide. The
+wait of the others is chosen so that permits stay busy without a stampede. Tasks that wait are listed as waiters,
+oldest first, and the waiter with ``p`` others ahead is sent away until release number ``p`` is due. Each permit is
+expected back at its acquisition time plus the endpoint's typical hold time. So each release finds about one waiter
+arriving for it, and the crowd behind costs about one look at the store per waiter per turn, not a poll every few
+milliseconds. A waiter that stops coming back drops out of the list after its own expiry.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -48,6 +51,17 @@ class Lease:
     released: bool = False
 
 
+class NoPermit(Deferred):
+    """Every permit is held; ``position`` waiters are ahead of this caller."""
+
+    def __init__(self, message: str, wait_s: float, position: int) -> None:
+        super().__init__(message, wait_s)
+        self.position = position
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.wait_s, self.position)
+
+
 class Semaphore:
     """``limit`` permits for ``endpoint`` in the store at ``url``.
 
@@ -67,7 +81,7 @@ class Semaphore:
         self.max_wait_s = max_wait_s
         self._ensured = False
 
-    def acquire(self, s: Session, waiter: str | None = None, latency_s: float | None = None) -> Lease | Deferred:
+    def acquire(self, s: Session, waiter: str | None = None, latency_s: float | None = None) -> Lease | NoPermit:
         """Take a free permit, or list ``waiter`` and say when to come back, in the caller's transaction.
 
         The caller commits before its call (so others see the permit taken, or the waiter listed) and raises
@@ -91,8 +105,8 @@ class Semaphore:
         wait_s = self.wait_s(position, held_since, latency_s, now)
         if waiter is not None and (listed is None or listed < now + wait_s + WAITER_GRACE_S):
             self._list(s, waiter, now, listed is None)
-        return Deferred(f"all {self.limit} permits for {self.endpoint} are in use; {position} waiting ahead, "
-                        f"back in {wait_s:.2f}s", wait_s)
+        return NoPermit(f"all {self.limit} permits for {self.endpoint} are in use; {position} waiting ahead, "
+                        f"back in {wait_s:.2f}s", wait_s, position)
 
     @contextmanager
     def renewing(self, lease: Lease) -> Iterator[Lease]:
