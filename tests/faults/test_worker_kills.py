@@ -4,6 +4,12 @@ What a user must see afterwards: every call ends as a success or exactly one dea
 dead-lettered = submitted), and the idempotent effect of every completed call is there exactly once. A message
 that was in a killed process's hands comes back (late acks, reject on worker lost), so some calls run twice;
 each test reports how many.
+
+One exception, on the Redis broker only: kombu takes a message off a Redis list with BRPOP and records it as
+unacknowledged in a second step (celery/celery#7950 shows the two). A main process killed between them (or with
+the BRPOP reply still unread in its socket) takes a message that never started with it, and no broker can hand it
+out again. The main-process kill on Redis therefore allows one such message, never started, and reports it as
+``unfinished``; docs/benchmarks.md lists it among the faults.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 SUBMITTED = 500
 SETTLE_TIMEOUT_S = 90
+REDIS_BRPOP_WINDOW = 1  # messages a killed main process may take with it on Redis (see the module docstring)
 
 
 @dataclass
@@ -42,7 +49,7 @@ class Tally:
     completed: int
     dead_lettered: int
     failed: int
-    unfinished: int
+    unfinished: int  # only calls that never started, and only where settle() was told to allow them
     executions_started: int
     bodies_finished: int
     effects: int
@@ -75,10 +82,14 @@ def in_hand(prefix: str, pool: list[int]) -> dict[int, str]:
 
 
 def settle(cluster: Cluster, scenario: str, prefix: str, calls: dict[str, AsyncResult], killed: list[str],
-           since: float) -> Tally:
-    """Wait (bounded) until every call has a final state; count outcomes and executions."""
+           since: float, lost_ok: int = 0) -> Tally:
+    """Wait (bounded) until every call has a final state; count outcomes and executions.
+
+    With ``lost_ok``, up to that many calls that never started may stay unfinished (see the module docstring).
+    """
     waiting = dict(calls)
     states: dict[str, str] = {}
+    r = traces()
 
     def all_final() -> bool:
         for key, call in list(waiting.items()):
@@ -89,13 +100,15 @@ def settle(cluster: Cluster, scenario: str, prefix: str, calls: dict[str, AsyncR
 
     try:
         wait_for(all_final, SETTLE_TIMEOUT_S, "all 500 calls to succeed or fail", interval_s=0.5)
-    except BaseException:
-        print(f"{len(waiting)} calls never finished, e.g. {sorted(waiting)[:5]}; states "
-              f"{sorted({call.state for call in waiting.values()})}\n{cluster.workers.log_tail('perception', 30)}")
-        raise
+    except pytest.fail.Exception:
+        ever_started = {str(key) for key in r.lrange(f"{prefix}:started", 0, -1)}
+        if len(waiting) > lost_ok or set(waiting) & ever_started:
+            print(f"{len(waiting)} calls never finished, e.g. {sorted(waiting)[:5]}; states "
+                  f"{sorted({call.state for call in waiting.values()})}\n"
+                  f"{cluster.workers.log_tail('perception', 30)}")
+            raise
     ids = {call.id for call in calls.values()}
     letters = [letter for letter in deadletter.find(cluster.settings.database, status=None) if letter.task_id in ids]
-    r = traces()
     started_keys = [str(key) for key in r.lrange(f"{prefix}:started", 0, -1)]
     finished_keys = [str(key) for key in r.lrange(f"{prefix}:finished", 0, -1)]
     return Tally(
@@ -110,7 +123,7 @@ def settle(cluster: Cluster, scenario: str, prefix: str, calls: dict[str, AsyncR
 
 def check(tally: Tally, prefix: str, calls: dict[str, AsyncResult]) -> None:
     """What the user must see after the kills."""
-    assert tally.completed + tally.dead_lettered == tally.submitted, tally
+    assert tally.completed + tally.dead_lettered + tally.unfinished == tally.submitted, tally
     assert tally.failed == tally.dead_lettered, "a failed call without its dead letter (or the reverse)"
     completed = {key for key, call in calls.items() if call.state == "SUCCESS"}
     effects = {str(key) for key in traces().smembers(f"{prefix}:effect")}
@@ -171,7 +184,8 @@ def test_killing_the_main_process_mid_task_loses_nothing(faults: Cluster, artifa
                      "the killed worker's messages to pass the visibility timeout", interval_s=0.2)
         faults.workers.start("perception")
 
-        tally = settle(faults, "SIGKILL main process", prefix, calls, sorted(held.values()), began)
+        tally = settle(faults, "SIGKILL main process", prefix, calls, sorted(held.values()), began,
+                       lost_ok=REDIS_BRPOP_WINDOW if faults.profile == "redis" else 0)
     finally:
         leftovers = kill_leftovers(pool)
 
