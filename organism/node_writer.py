@@ -18,6 +18,7 @@ What follows from the store being a little behind Celery:
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -31,6 +32,7 @@ from organism.store.models import utcnow
 
 START_GRACE_S = 0.1
 FLUSH_TIMEOUT_S = 30.0
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,25 @@ class _Writer:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            if isinstance(item, _Start):
-                waiting[item.task_id] = item
-            elif isinstance(item, _Success):
-                start = waiting.pop(item.task_id, None)
-                tracking.node_succeeded(item.url, item.task_id, item.run_id, item.result,
-                                        started_at=start.at if start else None)
-            flushing, now = isinstance(item, threading.Event), time.monotonic()
-            for start in [s for s in waiting.values() if flushing or s.due <= now]:
-                del waiting[start.task_id]
-                tracking.node_started(start.url, start.task_id, start.run_id)
+            try:
+                self._write(item, waiting)
+            except Exception:  # the tracking functions log their own store errors; this is anything else
+                logger.exception("node bookkeeping: could not handle %r", item)
             if isinstance(item, threading.Event):
                 item.set()
+
+    @staticmethod
+    def _write(item: _Start | _Success | threading.Event | None, waiting: dict[str, _Start]) -> None:
+        if isinstance(item, _Start):
+            waiting[item.task_id] = item
+        elif isinstance(item, _Success):
+            start = waiting.pop(item.task_id, None)
+            tracking.node_succeeded(item.url, item.task_id, item.run_id, item.result,
+                                    started_at=start.at if start else None)
+        flushing, now = isinstance(item, threading.Event), time.monotonic()
+        for start in [s for s in waiting.values() if flushing or s.due <= now]:
+            del waiting[start.task_id]
+            tracking.node_started(start.url, start.task_id, start.run_id)
 
 
 _writer: _Writer | None = None
