@@ -112,4 +112,5 @@ def flush(timeout_s: float = FLUSH_TIMEOUT_S) -> None:
     if _writer is not None and _writer.pid == os.getpid():
         done = threading.Event()
         _writer.queue.put(done)
-        done.wait(timeout_s)
+        if not done.wait(timeout_s):
+            logger.warning("node bookkeeping still queued after %.0fs; going on without it", timeout_s)

@@ -230,10 +230,9 @@ def settle(app: Celery) -> list[str]:
     """
     url, now = app.settings.database, utcnow()
     with session(url) as s:  # deadlines are compared in SQL: SQLite hands datetimes back without a zone
-        open_runs = list(s.scalars(select(Run.id).where(Run.status.in_(OPEN))))
-        overdue = set(s.scalars(select(Run.id).where(Run.status.in_(OPEN), Run.deadline_at < now)))
+        open_runs = s.execute(select(Run.id, Run.deadline_at < now).where(Run.status.in_(OPEN))).all()
     failed = []
-    for run_id in open_runs:
+    for run_id, overdue in open_runs:
         with session(url) as s:  # one run at a time, locked as node writers lock it
             run = s.scalar(select(Run).where(Run.id == run_id, Run.status.in_(OPEN)).with_for_update())
             if run is None:
@@ -247,7 +246,7 @@ def settle(app: Celery) -> list[str]:
             waiting = [n.name for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
             if not waiting:
                 run.status, run.finished_at = RunStatus.SUCCEEDED.value, utcnow()
-            elif run_id in overdue:
+            elif overdue:
                 run.status, run.finished_at = RunStatus.FAILED.value, utcnow()
                 run.error = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
                 failed.append(run.key)

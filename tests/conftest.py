@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,12 @@ from organism.app import Organism, create_app
 from organism.local import LocalWorkers
 from organism.settings import Settings
 from organism.store.models import DeadLetter, Delivery, Report, Run
+from organism.workflow import start
 from tests.support.services import (
     ROOT,
     ensure_rabbit_vhost,
     ensure_services,
+    finished_run,
     fresh_pg_database,
     profile_env,
 )
@@ -68,6 +71,20 @@ def make_settings(env: dict[str, str]) -> Settings:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def daily_sync_on_own_workers(tmp_path: Path, extra_env: dict[str, str],
+                              day: date = date(2026, 11, 23)) -> tuple[Run, Settings, dict[str, str]]:
+    """One Daily Sync on an embedded cluster of its own with ``extra_env`` (for settings the shared clusters
+    cannot take); the finished run, its settings, and the workers' environment."""
+    env = profile_env("embedded", tmp_path) | extra_env | {"PYTHONPATH": str(ROOT)}
+    settings = make_settings(env)
+    store.migrate(settings.database)
+    app = create_app(settings)
+    app.set_default()
+    with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs"):
+        started = start(app, "daily-sync", day)
+        return finished_run(settings.database, started.run_id, 120), settings, env
 
 
 class Clusters:

@@ -4,19 +4,14 @@ without the model where the budget refused it, and says so."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
 
-from organism import store
-from organism.app import create_app
 from organism.cli import main
-from organism.local import LocalWorkers
-from organism.workflow import start
-from tests.conftest import make_settings
+from tests.conftest import daily_sync_on_own_workers
 from tests.gateway.conftest import API_KEY, FakeServer
-from tests.support.services import ROOT, ensure_services, finished_run, profile_env
+from tests.support.services import ensure_services
 
 ONE_CALL_USD = "0.000001"  # the fake model's first answer costs more than this
 
@@ -25,16 +20,9 @@ def test_a_daily_sync_past_its_budget_finishes_without_the_model_and_says_so(fak
                                                                            tmp_path: Path) -> None:
     ensure_services()
     fake_server.reset()
-    env = profile_env("embedded", tmp_path) | {
+    run, _, env = daily_sync_on_own_workers(tmp_path, {
         "ORGANISM_GATEWAY__BASE_URL": fake_server.url, "ORGANISM_GATEWAY__MODEL": "fake-model",
-        "ORGANISM_GATEWAY__API_KEY": API_KEY, "ORGANISM_GATEWAY__DAILY_BUDGET_USD": ONE_CALL_USD,
-        "PYTHONPATH": str(ROOT)}
-    settings = make_settings(env)
-    store.migrate(settings.database)
-    app = create_app(settings)
-    with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs"):
-        started = start(app, "daily-sync", date(2026, 11, 23))
-        run = finished_run(settings.database, started.run_id, timeout_s=120)
+        "ORGANISM_GATEWAY__API_KEY": API_KEY, "ORGANISM_GATEWAY__DAILY_BUDGET_USD": ONE_CALL_USD})
 
     assert run.status == "succeeded", run.error
     nodes = {n.name: n for n in run.nodes}

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from organism import store
-from organism.app import create_app
-from organism.local import LocalWorkers
 from organism.workflow import report_of, start
-from tests.conftest import Cluster, make_settings
-from tests.support.services import ROOT, finished_run, profile_env
+from tests.conftest import Cluster, daily_sync_on_own_workers
+from tests.support.services import finished_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +34,8 @@ def test_a_later_report_recalls_the_themes_an_earlier_one_had(clusters) -> None:
 
 
 def test_with_memory_down_the_daily_sync_finishes_degraded_with_the_reason(services: None, tmp_path: Path) -> None:
-    env = profile_env("embedded", tmp_path) | {
-        "ORGANISM_MEMORY_URL": "postgresql+psycopg://postgres@127.0.0.1:1/memory"}  # nothing listens on port 1
-    settings = make_settings(env)
-    store.migrate(settings.database)
-    app = create_app(settings)
-    app.set_default()
-    with LocalWorkers(settings, env=env | {"PYTHONPATH": str(ROOT)}, log_dir=tmp_path / "logs"):
-        started = start(app, "daily-sync", date(2026, 11, 23))
-        run = finished_run(settings.database, started.run_id, 120)
+    run, settings, _ = daily_sync_on_own_workers(  # nothing listens on port 1
+        tmp_path, {"ORGANISM_MEMORY_URL": "postgresql+psycopg://postgres@127.0.0.1:1/memory"})
 
     assert run.status == "succeeded", run.error
     [line] = run.degraded
