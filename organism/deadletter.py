@@ -7,7 +7,6 @@ it (``x-death`` shows why); Redis and the SQL transport have no such thing, so t
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,31 +19,16 @@ from sqlalchemy.orm import Session
 
 from organism.errors import OrganismError
 from organism.queues import DEAD_LETTER_EXCHANGE, is_amqp
+from organism.redaction import redact
 from organism.store import session
 from organism.store.db import rowcount
 from organism.store.models import DeadLetter, DeadLetterStatus, utcnow
 
 REPLAY_HEADER = "organism_replay_of"
-_SECRET_WORDS = r"pass(?:word)?|secret|token|api[-_]?key|authori[sz]ation|credential|cookie"
-_SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
-# "Bearer <token>", "token=<value>" / "password: <value>", and OpenAI-style "sk-..." keys inside any text.
-_SECRET_VALUE = re.compile(rf"(?i)(\bbearer\s+|\b(?:{_SECRET_WORDS})\s*[=:]\s*)[^\s,;&'\"]+|\bsk-[A-Za-z0-9_-]{{8,}}")
-REDACTED = "***"
 
 
 class ReplayRefused(OrganismError):
     pass
-
-
-def redact(value: Any) -> Any:
-    """``value`` with secrets replaced: values under secret-sounding keys, bearer tokens, ``sk-`` keys."""
-    if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return _SECRET_VALUE.sub(lambda m: f"{m.group(1) or ''}{REDACTED}", value)
-    return value
 
 
 @dataclass(frozen=True)

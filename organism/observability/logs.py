@@ -3,7 +3,7 @@
 The outcome line carries run id, node, task id, organ, attempt and duration as fields: in text logs they read
 ``key=value``; in JSON logs each is a key of the object. Arguments and results are never logged. Every record a
 worker's handlers write, Celery's own "Task ... raised" lines and their tracebacks included, passes
-:func:`organism.deadletter.redact` first, so bearer tokens, ``sk-`` keys and values under secret-sounding names
+:func:`organism.redaction.redact` first, so bearer tokens, ``sk-`` keys and values under secret-sounding names
 do not reach a log.
 """
 
@@ -14,7 +14,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from organism.deadletter import redact
+from organism.redaction import redact
 
 OUTCOME_LOGGER = logging.getLogger("organism.outcomes")
 FIELDS_ATTRIBUTE = "organism_fields"

@@ -78,7 +78,7 @@ def test_a_skill_can_declare_errors_permanent_or_transient() -> None:
 
 
 def test_secrets_are_redacted_before_they_reach_a_dead_letter() -> None:
-    from organism.deadletter import redact
+    from organism.redaction import redact
 
     given = ["token=hunter2 Bearer abc.def", {"api_key": "k", "note": "password: p4ss, ok"}, "sk-abcdefghijkl"]
     assert redact(given) == ["token=*** Bearer ***", {"api_key": "***", "note": "password: ***, ok"}, "***"]
