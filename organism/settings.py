@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     retry_jitter: float = Field(0.1, ge=0, lt=1, description="Each delay varies by up to this fraction.")
     retry_after_max_s: float = Field(600.0, gt=0, description="Longest wait honoured from Retry-After.")
     max_deliveries: int = Field(3, ge=1, description="Deliveries after which a message that kills workers is dead.")
+    max_message_bytes: int = Field(8 * 2**20, ge=1024, description="A task message with a larger body is "
+                                   "dead-lettered as malformed before a worker runs it.")
+    max_message_depth: int = Field(100, ge=8, le=300, description="Deepest nesting of lists and objects a task "
+                                   "message may carry; deeper is dead-lettered as malformed (Python's stack "
+                                   "overflows past about 450).")
     embedded_polling_interval_s: float = Field(0.05, gt=0, le=5)
     redis_visibility_timeout_s: float = Field(3600, gt=0)
     max_priority: int = Field(10, ge=1, le=255)
