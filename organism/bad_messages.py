@@ -1,76 +1,124 @@
-"""Messages a worker cannot run: an unknown task, a malformed body, a serializer other than JSON.
+"""Messages a worker cannot run: malformed, undecodable, for an unknown task, or expired before they ran.
 
-Each is logged by Celery with what was wrong, rejected (on RabbitMQ that sends it to the dead-letter exchange),
-and recorded here as a dead letter, so nothing vanishes; the worker goes on consuming. Celery rejects the
-first two itself but acknowledges an undecodable message, which would lose it: :class:`Consumer` rejects it.
+Every one is rejected (on RabbitMQ that sends it to the dead-letter exchange), logged in one line, recorded as
+one dead letter, and its Celery result set to FAILURE where it has a task id, so a caller's ``.get()`` does not
+wait for ever; the worker goes on consuming. :class:`Consumer` checks each message (organism.message_checks)
+before Celery's own handler sees it, and turns anything that still raises out of that handler into a dead letter
+instead of letting it stop the worker's main process.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from celery import signals
+from celery.exceptions import InvalidTaskError
+from celery.utils.collections import AttributeDict
 from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.message import Message
 
-from organism import deadletter, tracking
+from organism import deadletter, message_checks, tracking
 from organism.store.models import utcnow
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.bad_messages:Consumer"
 
 
+class MalformedMessage(InvalidTaskError):
+    """A message that is not a task message Organism can run; the result of a dead-lettered bad message."""
+
+
 def _letter(message: Message, reason: str, error: BaseException | None, name: str | None = None) -> deadletter.Letter:
-    headers = message.headers or {}
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
+    headers = message.headers if isinstance(message.headers, Mapping) else {}
+    args: Any = []
+    kwargs: Any = {}
     try:
         body = message.decode()
-        if isinstance(body, list | tuple) and len(body) >= 2:
-            args, kwargs = list(body[0] or []), dict(body[1] or {})
     except Exception:  # an undecodable body is the very thing being recorded
         body = None
+    if isinstance(body, list | tuple) and len(body) >= 2:
+        args, kwargs = body[0], body[1]
+    elif isinstance(body, Mapping):
+        args, kwargs = body.get("args", []), body.get("kwargs", {})
     what = f"content type {message.content_type!r}" + ("" if body is not None else ", body could not be decoded")
+    run_id, replay_of = headers.get(tracking.RUN_HEADER), headers.get(deadletter.REPLAY_HEADER)
     return deadletter.Letter(
-        task_id=str(headers.get("id") or uuid.uuid4()), task_name=str(name or headers.get("task") or "?"),
-        organ=(message.delivery_info or {}).get("routing_key"), run_id=headers.get(tracking.RUN_HEADER), node=None,
-        args=args, kwargs=kwargs, reason=reason, error_type=type(error).__name__ if error else reason,
+        task_id=message_checks.task_id(message) or str(uuid.uuid4()),
+        task_name=str(name or headers.get("task") or "?")[:200],
+        organ=(message.delivery_info or {}).get("routing_key"), run_id=run_id if isinstance(run_id, str) else None,
+        node=None, args=args if isinstance(args, list) else [args], kwargs=kwargs if isinstance(kwargs, dict) else
+        {"(not a mapping)": kwargs}, reason=reason, error_type=type(error).__name__ if error else reason,
         error_message=f"{error or reason} ({what})", traceback=None,
-        attempts=[{"at": utcnow().isoformat(), "error": str(error or reason), "action": "dead"}])
+        attempts=[{"at": utcnow().isoformat(), "error": str(error or reason), "action": "dead"}],
+        replay_of=replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None)
 
 
 def _record(app: Any, letter: deadletter.Letter) -> None:
     logger.error("dead-lettered a %s message: task %s id %s: %s", letter.reason, letter.task_name, letter.task_id,
-                 letter.error_message)
+                 letter.error_message[:500])
     tracking.gave_up(app.settings.database, letter)
     deadletter.publish_copy(app, letter)
 
 
-class Consumer(CeleryConsumer):
-    """Celery's consumer, made to survive bad messages.
+def _fail_result(app: Any, message: Message, error: BaseException) -> None:
+    """Store FAILURE for the message's task id, so whoever waits on its result learns it will never run."""
+    found = message_checks.task_id(message)
+    if found is None:
+        return
+    headers = message.headers if isinstance(message.headers, Mapping) else {}
+    # Only the id is taken from the message: its callbacks, chord and reply queue are not to be trusted.
+    request = AttributeDict(id=found, task=str(headers.get("task"))[:200], chord=None, errbacks=None, group=None,
+                            reply_to=None, correlation_id=found, delivery_info={}, ignore_result=False)
+    try:
+        app.backend.mark_as_failure(found, error, request=request)
+    except Exception:
+        logger.exception("could not store the FAILURE result of bad message %s", found)
 
-    It rejects (instead of acknowledging) a message it cannot decode, after recording it; and a task body of
-    the wrong shape goes the way of Celery's other invalid messages instead of raising out of the consumer,
-    which stops the worker ("Unrecoverable error: ValueError('too many values to unpack')").
+
+class Consumer(CeleryConsumer):
+    """Celery's consumer, made to survive any message.
+
+    Each task message is checked first; one with a problem is dead-lettered as ``malformed``. A message that
+    passes and still makes Celery's handler raise is dead-lettered the same way, naming the error: only broker
+    connection errors are let through, since those are the consumer's to recover from. An undecodable message
+    is rejected after it is recorded (Celery would acknowledge it, losing it).
     """
 
     def create_task_handler(self, promise: Any = None) -> Any:
         handle = super().create_task_handler() if promise is None else super().create_task_handler(promise)
+        settings = self.app.settings
+        limits = message_checks.Limits(settings.max_message_bytes, settings.max_message_depth)
+        let_through = (*self.connection_errors, *self.channel_errors)
 
         def on_task_received(message: Message) -> Any:
+            found = message_checks.problem(message, limits)
+            if found is not None:
+                return self._dead(message, MalformedMessage(found))
             try:
                 return handle(message)
-            except (ValueError, TypeError) as exc:  # raised by Request() for a body that is not (args, kwargs, embed)
-                return self.on_invalid_task(None, message, exc)
+            except let_through:
+                raise
+            except Exception as exc:
+                return self._dead(message, MalformedMessage(f"{type(exc).__name__}: {exc}"))
 
         return on_task_received
+
+    def _dead(self, message: Message, error: MalformedMessage) -> None:
+        try:
+            _record(self.app, _letter(message, "malformed", error))
+            _fail_result(self.app, message, error)
+        finally:
+            if not message.acknowledged:
+                message.reject(requeue=False)
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
         try:
             _record(self.app, _letter(message, "undecodable", exc))
+            _fail_result(self.app, message, exc)
         finally:
             message.reject(requeue=False)
 
@@ -78,7 +126,7 @@ class Consumer(CeleryConsumer):
 @signals.task_unknown.connect
 def _unknown(sender: Any = None, name: str | None = None, message: Message | None = None,
              exc: BaseException | None = None, **_: Any) -> None:
-    if message is not None:
+    if message is not None:  # Celery stored the FAILURE result itself
         _record(sender.app, _letter(message, "unknown-task", exc, name))
 
 
@@ -87,4 +135,26 @@ def _malformed(sender: Any = None, message: Message | None = None, exc: BaseExce
                **_: Any) -> None:
     if message is not None:
         unreadable = isinstance(exc, ContentDisallowed | DecodeError)
-        _record(sender.app, _letter(message, "undecodable" if unreadable else "malformed", exc))
+        error = exc or MalformedMessage("not a task message")
+        _record(sender.app, _letter(message, "undecodable" if unreadable else "malformed", error))
+        _fail_result(sender.app, message, error)
+
+
+@signals.task_revoked.connect
+def _expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    """An expired message is discarded by Celery (its result REVOKED); it leaves a dead letter too.
+
+    A message revoked by an operator is not a failure and leaves none.
+    """
+    if not expired or request is None:
+        return
+    run_id, replay_of = getattr(request, tracking.RUN_HEADER, None), getattr(request, deadletter.REPLAY_HEADER, None)
+    expires = getattr(request, "expires", None)
+    letter = deadletter.Letter(
+        task_id=request.id, task_name=sender.name, organ=getattr(getattr(sender, "skill", None), "organ", None),
+        run_id=run_id if isinstance(run_id, str) else None, node=None, args=list(request.args or []),
+        kwargs=dict(request.kwargs or {}), reason="expired", error_type="Expired",
+        error_message=f"{sender.name} expired at {expires} before a worker ran it", traceback=None,
+        attempts=[{"at": utcnow().isoformat(), "error": f"expired at {expires}", "action": "dead"}],
+        replay_of=replay_of if isinstance(replay_of, int) else None)
+    _record(sender.app, letter)
