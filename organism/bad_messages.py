@@ -26,6 +26,7 @@ from organism.store.models import utcnow
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.bad_messages:Consumer"
+_KEPT_DEPTH = 32  # how much of a too-deep body its dead letter keeps
 
 
 class MalformedMessage(InvalidTaskError):
@@ -40,6 +41,7 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
         body = message.decode()
     except Exception:  # an undecodable body is the very thing being recorded
         body = None
+    body = message_checks.capped(body, _KEPT_DEPTH)
     if isinstance(body, list | tuple) and len(body) >= 2:
         args, kwargs = body[0], body[1]
     elif isinstance(body, Mapping):

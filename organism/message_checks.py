@@ -154,6 +154,17 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def capped(value: Any, max_depth: int) -> Any:
+    """``value`` with whatever lies deeper than ``max_depth`` replaced by a marker, to keep what a message held."""
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    if max_depth <= 0:
+        return f"…[nested deeper; {type(value).__name__} cut]"
+    if isinstance(value, Mapping):
+        return {str(k): capped(v, max_depth - 1) for k, v in value.items()}
+    return [capped(v, max_depth - 1) for v in value]
+
+
 def _seconds(value: Any) -> bool:
     return value is None or (isinstance(value, _NUMBER) and not isinstance(value, bool) and 0 <= value < 10**9)
 
