@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from celery import signals
+from celery import current_app, signals
 from celery.exceptions import InvalidTaskError
 from celery.utils.collections import AttributeDict
 from celery.worker.consumer import Consumer as CeleryConsumer
@@ -57,6 +57,16 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
         error_message=f"{error or reason} ({what})", traceback=None,
         attempts=[{"at": utcnow().isoformat(), "error": str(error or reason), "action": "dead"}],
         replay_of=replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None)
+
+
+def envelope_refused(raw: str | bytes, queue: str | None, reason: str) -> None:
+    """Dead-letter an item a broker handed over that is not a message at all (organism.redis_transport)."""
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    letter = deadletter.Letter(
+        task_id=str(uuid.uuid4()), task_name="?", organ=queue, run_id=None, node=None, args=[],
+        kwargs={"envelope": text}, reason="malformed", error_type=MalformedMessage.__name__, error_message=reason,
+        traceback=None, attempts=[{"at": utcnow().isoformat(), "error": reason, "action": "dead"}])
+    _record(current_app, letter)
 
 
 def _record(app: Any, letter: deadletter.Letter) -> None:
