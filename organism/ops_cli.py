@@ -15,8 +15,6 @@ import click
 from organism.cli_context import app_or_exit, settings_or_exit
 from organism.observability.auth import flower_credentials
 
-FLOWER_STATE_SAVE_MS = 60_000
-
 
 def _serve(wsgi: object, host: str, port: int, what: str) -> None:
     from waitress import serve
@@ -56,18 +54,20 @@ def console(host: str | None, port: int | None) -> None:
 def metrics(host: str | None, port: int | None) -> None:
     """Serve Prometheus metrics: this host's workers, and queues, dead letters, tokens, runs, the gateway.
 
+    Every scrape needs the scrape token (sent as Authorization: Bearer) or the operator's basic credentials.
+
     \b
-    Example (prometheus.yml: a static target localhost:9808):
-      organism metrics --port 9808
+    Example (prometheus.yml: target localhost:9808, authorization: {credentials_file: /etc/prometheus/organism}):
+      ORGANISM_OBSERVABILITY__SCRAPE_TOKEN="$(cat /etc/prometheus/organism)" organism metrics --port 9808
     """
     app = app_or_exit()
     app.set_default()  # the app of every server thread, not only of this one
     from organism.observability.exporter import metrics_app
 
     settings = app.settings.observability
-    if settings.metrics_auth and settings.password is None:
-        raise click.ClickException("ORGANISM_OBSERVABILITY__METRICS_AUTH is on but no password is set: set "
-                                   "ORGANISM_OBSERVABILITY__PASSWORD")
+    if settings.scrape_token is None and settings.password is None:
+        raise click.ClickException("no one could scrape /metrics: set ORGANISM_OBSERVABILITY__SCRAPE_TOKEN "
+                                   "(Prometheus sends it as a bearer token) or ORGANISM_OBSERVABILITY__PASSWORD")
     _serve(metrics_app(app), host or settings.metrics_host, port or settings.metrics_port, "metrics")
 
 
@@ -77,7 +77,10 @@ def metrics(host: str | None, port: int | None) -> None:
                                                              "5555).")
 @click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
 def flower(host: str | None, port: int | None, flower_args: tuple[str, ...]) -> None:
-    """Run Flower against the configured broker, with basic auth and state kept across restarts.
+    """Run Flower against the configured broker, every page (``/metrics`` too) behind basic auth.
+
+    Flower keeps its state in memory: its persistent mode stores a pickle (flower.db), which Organism does not
+    load. Runs and dead letters outlive restarts in the store (the console).
 
     \b
     Example:
@@ -92,11 +95,15 @@ def flower(host: str | None, port: int | None, flower_args: tuple[str, ...]) -> 
     if credentials is not None and "," in credentials:
         raise click.ClickException("Flower splits its credentials at commas: choose a "
                                    "ORGANISM_OBSERVABILITY__PASSWORD without one")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "celery", "-A", "organism.app", "flower",
+    options = {arg.lstrip("-").partition("=")[0].replace("-", "_") for arg in flower_args}
+    if "persistent" in options or "FLOWER_PERSISTENT" in os.environ:
+        raise click.ClickException("Flower's persistent mode stores its state as a pickle (flower.db), which "
+                                   "Organism does not load: drop --persistent / FLOWER_PERSISTENT")
+    # Stated, not left to the default: a flowerconfig.py in the working directory could turn it on, and the
+    # command line wins over it.
+    command = [sys.executable, "-m", "organism.observability.flower_server",
                f"--address={host or observability.flower_host}", f"--port={port or observability.flower_port}",
-               "--persistent=True", f"--db={settings.data_dir / 'flower.db'}",
-               f"--state_save_interval={FLOWER_STATE_SAVE_MS}", *flower_args]
+               "--persistent=False", *flower_args]
     # Credentials travel in Flower's environment, not on its command line, where `ps` would show them.
     env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
     if credentials is not None:

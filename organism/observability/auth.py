@@ -1,6 +1,8 @@
-"""The operator account: HTTP basic credentials checked against ``ORGANISM_OBSERVABILITY__USERNAME/PASSWORD``.
+"""Who may read: the operator's HTTP basic credentials (``ORGANISM_OBSERVABILITY__USERNAME/PASSWORD``), and for
+``/metrics`` also Prometheus' bearer token (``ORGANISM_OBSERVABILITY__SCRAPE_TOKEN``).
 
-One check serves the console and the metrics exporter; Flower is given the same pair (ops_cli.py).
+One check serves the console and the metrics exporter; Flower is given the same pair (ops_cli.py). Secrets are
+compared with :func:`hmac.compare_digest`, in constant time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ def authorized(header: str | None, settings: ObservabilitySettings) -> bool:
         return False
     expected = f"{settings.username}:{settings.password.get_secret_value()}".encode()
     return hmac.compare_digest(given, expected)
+
+
+def may_scrape(header: str | None, settings: ObservabilitySettings) -> bool:
+    """Whether an ``Authorization`` header may read ``/metrics``: the scrape token (``Bearer``) or the operator."""
+    scheme, _, token = (header or "").partition(" ")
+    if settings.scrape_token is not None and scheme.lower() == "bearer":
+        return hmac.compare_digest(token.strip().encode(), settings.scrape_token.get_secret_value().encode())
+    return authorized(header, settings)
 
 
 def flower_credentials(settings: ObservabilitySettings) -> str | None:

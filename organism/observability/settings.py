@@ -1,8 +1,9 @@
 """The observability part of the settings: ``ORGANISM_OBSERVABILITY__*`` variables or ``[observability]`` in TOML.
 
-One operator account (``username`` / ``password``) guards the console's actions, Flower and, if asked, the
-metrics endpoint. Without a password, Flower refuses to start and the console refuses every action: nothing is
-open by accident. Durations are in seconds (``_s``).
+One operator account (``username`` / ``password``) guards the console, Flower and the metrics endpoint; the
+metrics endpoint also takes a scrape token, so Prometheus need not hold the operator's password. Without a
+password, Flower refuses to start and the console refuses every action; without a password or a scrape token,
+the exporter refuses to start: nothing is open by accident. Durations are in seconds (``_s``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ class ObservabilitySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     username: str = Field(default="organism", min_length=1, description="The operator's user name (basic auth).")
-    password: SecretStr | None = Field(default=None, description="The operator's password; unset: no access "
-                                                                 "to actions or Flower.")
+    password: SecretStr | None = Field(default=None, description="The operator's password; unset: console "
+                                                                 "actions and Flower are closed, and /metrics "
+                                                                 "without a scrape token.")
     open_reads_on_loopback: bool = Field(default=False, description="Console pages that only read may be seen "
                                                                     "without credentials from 127.0.0.1 / ::1.")
     console_host: str = "127.0.0.1"
@@ -34,7 +36,12 @@ class ObservabilitySettings(BaseModel):
     flower_allow_anonymous: bool = Field(default=False, description="Run Flower without authentication.")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9808, ge=1, le=65535)
-    metrics_auth: bool = Field(default=False, description="Require the operator account to scrape /metrics.")
+    scrape_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="A token Prometheus sends as `Authorization: Bearer <token>` (`authorization: "
+                    "{credentials_file: ...}` in prometheus.yml) to scrape /metrics, instead of the operator "
+                    "account, which /metrics always accepts too. With neither a token nor a password, `organism "
+                    "metrics` refuses to start.")
     metrics_dir: Path | None = Field(default=None, description="Where worker processes keep their Prometheus "
                                                                "samples (default: <data_dir>/metrics).")
     health_dir: Path | None = Field(default=None, description="Where workers write heartbeats "
@@ -47,7 +54,7 @@ class ObservabilitySettings(BaseModel):
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="How long the console waits for workers "
                                                                     "to answer inspect.")
 
-    @field_validator("password", "console_secret_key", mode="before")
+    @field_validator("password", "console_secret_key", "scrape_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty value (``PASSWORD=`` in a compose file) means no password, never an empty one."""

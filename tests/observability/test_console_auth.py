@@ -1,12 +1,14 @@
 """Who may do what in the console: actions need the operator's credentials and the form's token; reads are open
-only on loopback and only when configured; the probes are open."""
+only on loopback and only when configured; the probes are open, and every other route asks for credentials."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from celery import current_app
 from flask.testing import FlaskClient
 
@@ -15,10 +17,10 @@ from organism.app import create_app
 from organism.console import create_console
 from organism.observability.settings import ObservabilitySettings
 from organism.settings import Settings
-from tests.conftest import Cluster
-from tests.observability.servers import AUTH, PASSWORD, USER, Server, basic
+from tests.conftest import Cluster, make_settings
+from tests.observability.servers import AUTH, OPERATOR_ENV, PASSWORD, USER, Server, basic, serving
 from tests.support.faulty import refuse
-from tests.support.services import wait_for
+from tests.support.services import profile_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +71,41 @@ def test_reads_are_open_on_loopback_only_when_configured_and_actions_never(own_a
     closed = _client(tmp_path, observability=ObservabilitySettings(username=USER, password=PASSWORD))
     assert closed.get("/runs", environ_base=loopback).status_code == 401
     assert closed.get("/runs", headers={"Authorization": basic()}).status_code == 200
+
+
+# The only routes anyone may call: the probes carry no credentials, and static files are the console's CSS and JS.
+OPEN = {"probes.healthz", "probes.readyz", "static"}
+
+
+def _sample_path(rule: str) -> str:
+    """A path ``rule`` matches: 1 for an ``int`` part, ``x`` for any other."""
+    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", lambda part: "1" if part[1] == "int" else "x", rule)
+
+
+def test_every_console_route_but_the_probes_and_static_files_asks_for_credentials(own_app: None,
+                                                                                   tmp_path: Path) -> None:
+    token = "scrape-0123456789abcdef"
+    env = profile_env("embedded", tmp_path) | OPERATOR_ENV | {"ORGANISM_OBSERVABILITY__SCRAPE_TOKEN": token}
+    settings = make_settings(env)
+    store.migrate(settings.database)
+    rules = list(create_console(create_app(settings)).url_map.iter_rules())
+    guarded = [(method, _sample_path(rule.rule)) for rule in rules if rule.endpoint not in OPEN
+               for method in sorted(rule.methods or ()) if method != "OPTIONS"]
+    assert {rule.endpoint for rule in rules} >= OPEN
+    assert ("GET", "/dead-letters/1") in guarded and ("POST", "/dead-letters/replay") in guarded
+
+    with serving("console", env, tmp_path / "console.log", probe="/healthz") as console:
+        anonymous = {(method, path): requests.request(method, console.url + path, timeout=10).status_code
+                     for method, path in guarded}
+        bearer = {path: console.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
+                  for method, path in guarded if method == "GET"}
+        probes = [console.get("/healthz").status_code, console.get("/readyz").status_code,
+                  console.get("/static/x").status_code]
+        signed_in = console.get("/dead-letters", auth=AUTH).status_code
+
+    assert {key: status for key, status in anonymous.items() if status != 401} == {}
+    assert {path: status for path, status in bearer.items() if status != 401} == {}, "the scrape token opened a page"
+    assert probes == [200, 200, 404] and signed_in == 200
 
 
 def test_actions_are_refused_without_a_configured_password(own_app: None, tmp_path: Path) -> None:

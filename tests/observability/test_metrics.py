@@ -1,5 +1,6 @@
 """`organism metrics` after a Daily Sync, a dead letter and some model calls: the scrape parses with Prometheus'
-own text parser, and its counters and queue depths move by exactly what the test did."""
+own text parser, and its counters and queue depths move by exactly what the test did. Every scrape needs the
+scrape token or the operator's credentials, and the exporter will not start with neither configured."""
 
 from __future__ import annotations
 
@@ -23,18 +24,21 @@ from organism.gateway.semaphore import Semaphore
 from organism.store import session
 from organism.workflow import start
 from tests.conftest import Cluster
-from tests.observability.servers import Server, serving
+from tests.integration.test_cli import organism
+from tests.observability.servers import AUTH, OPERATOR_ENV, Server, basic, free_port, serving
 from tests.support.faulty import refuse
 from tests.support.noop import NOOP_SYNC
-from tests.support.services import finished_run, wait_for
+from tests.support.services import finished_run, profile_env, wait_for
 
 pytestmark = pytest.mark.integration
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 ORGANS = ("perception", "relationship", "judgment", "evolution")
+SCRAPE_TOKEN = "scrape-0123456789abcdef"
+BEARER = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
 
 
 def scrape(server: Server) -> Samples:
-    response = server.get("/metrics")
+    response = server.get("/metrics", headers=BEARER)
     assert response.status_code == 200, response.text
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(response.text) for sample in family.samples}
@@ -46,8 +50,31 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def exporter(production: Cluster, tmp_path: Path) -> Iterator[Server]:
-    with serving("metrics", production.env, tmp_path / "metrics.log", probe="/metrics") as server:
+    env = production.env | OPERATOR_ENV | {"ORGANISM_OBSERVABILITY__SCRAPE_TOKEN": SCRAPE_TOKEN}
+    with serving("metrics", env, tmp_path / "metrics.log", probe="/metrics") as server:
         yield server
+
+
+def test_a_scrape_needs_the_scrape_token_or_the_operator(exporter: Server) -> None:
+    refused = [exporter.get("/metrics"), exporter.get("/metrics", headers={"Authorization": "Bearer wrong-token"}),
+               exporter.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}x"}),
+               exporter.get("/metrics", headers={"Authorization": basic(password=SCRAPE_TOKEN)}),
+               exporter.get("/metrics", auth=(AUTH[0], "wrong")), exporter.get("/", headers={"Authorization": "x"})]
+
+    assert [answer.status_code for answer in refused] == [401] * len(refused)
+    assert all("organism_" not in answer.text for answer in refused)
+    assert refused[0].headers["WWW-Authenticate"].startswith("Basic")
+    for allowed in (exporter.get("/metrics", headers=BEARER), exporter.get("/metrics", auth=AUTH)):
+        assert allowed.status_code == 200 and "organism_queue_messages" in allowed.text
+
+
+def test_the_exporter_will_not_start_without_a_scrape_token_or_a_password(tmp_path: Path) -> None:
+    done = organism("metrics", "--port", str(free_port()), env=profile_env("embedded", tmp_path), timeout_s=30)
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["Error: no one could scrape /metrics: set "
+                                                "ORGANISM_OBSERVABILITY__SCRAPE_TOKEN (Prometheus sends it as a "
+                                                "bearer token) or ORGANISM_OBSERVABILITY__PASSWORD"]
 
 
 def _model_calls(url: str, skill: str, count: int) -> None:
@@ -67,7 +94,7 @@ def test_scrape_counts_what_a_daily_sync_a_dead_letter_and_model_calls_did(produ
 
     run = finished_run(url, start(production.app, NOOP_SYNC, date(2026, 3, 1)).run_id)
     assert run.status == "succeeded", run.error
-    with pytest.raises(Exception, match="hunter2"):
+    with pytest.raises(Exception, match="token="):
         refuse.delay("token=hunter2").get(timeout=20)
     _model_calls(url, "test.scan", 3)
     semaphore = Semaphore(url, endpoint, limit=2, lease_ttl_s=30, poll_s=0.05, max_wait_s=1)
@@ -134,7 +161,7 @@ def test_scrape_counts_what_a_daily_sync_a_dead_letter_and_model_calls_did(produ
 def test_outcome_lines_name_run_node_task_organ_attempt_and_duration_without_secrets(production: Cluster) -> None:
     run = finished_run(production.settings.database, start(production.app, NOOP_SYNC, date(2026, 3, 2)).run_id)
     scan = next(node for node in run.nodes if node.name == "q1.scan")
-    with pytest.raises(Exception, match="secret"):
+    with pytest.raises(Exception, match="Bearer"):
         refuse.delay("Bearer abc.def-secret").get(timeout=20)
     log = production.workers.log_dir / "worker-perception.log"
 
