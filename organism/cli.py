@@ -7,18 +7,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from organism.cli_context import app_or_exit, settings_or_exit
+from organism.cli_context import app_or_exit, services_or_exit, settings_or_exit
 from organism.dlq_cli import dlq
 from organism.gateway.cli import fake_model, ledger
 from organism.ops_cli import console as console_command
 from organism.ops_cli import flower, health, metrics
 from organism.settings import Settings
+
+if TYPE_CHECKING:
+    from organism.doctor import Check
 
 console = Console()
 
@@ -32,9 +35,14 @@ def _ensure_store(settings: Settings) -> None:
     if sqlite_file(settings.database):
         store.migrate(settings.database)
         return
-    check = check_store(settings)
-    if not check.ok:
-        raise click.ClickException(check.line())
+    _require(check_store(settings))
+
+
+def _require(*checks: Check) -> None:
+    """Exit with the first failed check's line: a canvas half published, or a run half reset, helps no one."""
+    failed = next((check for check in checks if not check.ok), None)
+    if failed is not None:
+        raise click.ClickException(failed.line())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +60,7 @@ def main() -> None:
 @click.option("--wait/--no-wait", default=False, help="Follow the run until it finishes.")
 @click.option("--local-workers", is_flag=True, help="Start one worker per organ here for the run's duration.")
 @click.option("--timeout", "timeout_s", type=float, default=600, show_default=True, help="Seconds to wait.")
+@services_or_exit
 def sync(day: datetime | None, wait: bool, local_workers: bool, timeout_s: float) -> None:
     """Start the Daily Sync (once per date) and optionally follow it.
 
@@ -59,13 +68,11 @@ def sync(day: datetime | None, wait: bool, local_workers: bool, timeout_s: float
     Example, on one machine with nothing installed:
       organism sync --wait --local-workers
     """
-    from organism.doctor import check_broker
+    from organism.doctor import check_broker, check_results
 
     settings = settings_or_exit()
     _ensure_store(settings)
-    broker = check_broker(settings)
-    if not broker.ok:
-        raise click.ClickException(broker.line())
+    _require(check_broker(settings), check_results(settings))
     app = app_or_exit()
     from organism.local import LocalWorkers
 
@@ -77,12 +84,9 @@ def sync(day: datetime | None, wait: bool, local_workers: bool, timeout_s: float
 
 
 def _start(app: Any, day: date | None) -> str:
-    from organism.workflow import BrokerUnavailable, find_run, start
+    from organism.workflow import find_run, start
 
-    try:
-        started = start(app, "daily-sync", day)
-    except BrokerUnavailable as error:
-        raise click.ClickException(str(error)) from None
+    started = start(app, "daily-sync", day)  # BrokerUnavailable is reported by services_or_exit
     if started.created:
         console.print(f"started run [bold]{started.key}[/] ({started.run_id})")
     else:
@@ -129,6 +133,7 @@ def _follow(settings: Settings, run_id: str, workers: Any, timeout_s: float) -> 
 @main.group(invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True)
 @click.pass_context
+@services_or_exit
 def runs(ctx: click.Context, limit: int) -> None:
     """List runs with their status and the duration of each phase."""
     if ctx.invoked_subcommand:
@@ -175,11 +180,14 @@ def runs_show(ref: str) -> None:
 @click.argument("ref")
 @click.option("--wait/--no-wait", default=False, help="Follow the run until it finishes.")
 @click.option("--timeout", "timeout_s", type=float, default=600, show_default=True, help="Seconds to wait.")
+@services_or_exit
 def runs_resume(ref: str, wait: bool, timeout_s: float) -> None:
     """Re-run the nodes of a failed run that did not succeed, reusing the stored results of the others."""
+    from organism.doctor import check_broker, check_results
     from organism.workflow import CannotResume, resume
 
     app = app_or_exit()
+    _require(check_broker(app.settings), check_results(app.settings))
     try:
         started = resume(app, ref)
     except CannotResume as error:
@@ -204,16 +212,14 @@ def doctor() -> None:
 
 
 @main.command()
+@services_or_exit
 def migrate() -> None:
     """Create or upgrade the store's tables."""
     from organism import store
     from organism.settings import masked
 
     settings = settings_or_exit()
-    try:
-        store.migrate(settings.database)
-    except Exception as error:
-        raise click.ClickException(f"could not migrate {masked(settings.database)}: {error}") from None
+    store.migrate(settings.database)
     click.echo(f"store at {masked(settings.database)} is at revision {store.head_revision()}")
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from organism import deadletter
-from organism.cli_context import app_or_exit
+from organism.cli_context import app_or_exit, services_or_exit
 from organism.store.models import DeadLetterStatus
 
 console = Console()
@@ -32,6 +32,7 @@ def dlq() -> None:
 @click.option("--skill", help="Only this skill (task name).")
 @click.option("--since", type=click.DateTime(), help="Only dead letters written since then (UTC).")
 @click.option("--status", type=click.Choice([s.value for s in DeadLetterStatus]), default="dead", show_default=True)
+@services_or_exit
 def list_(skill: str | None, since: datetime | None, status: str) -> None:
     """List dead letters."""
     app = app_or_exit()
@@ -45,6 +46,7 @@ def list_(skill: str | None, since: datetime | None, status: str) -> None:
 
 @dlq.command()
 @click.argument("letter_id", type=int)
+@services_or_exit
 def show(letter_id: int) -> None:
     """Everything about one dead letter: arguments, attempts, traceback."""
     letter = deadletter.get(app_or_exit().settings.database, letter_id)
@@ -67,6 +69,7 @@ def show(letter_id: int) -> None:
 @click.option("--skill", help="With --all: only this skill.")
 @click.option("--since", type=click.DateTime(), help="With --all: only since then (UTC).")
 @click.option("--force", is_flag=True, help="Also replay skills declared unsafe.")
+@services_or_exit
 def replay(letter_id: int | None, everything: bool, skill: str | None, since: datetime | None, force: bool) -> None:
     """Publish dead letters again with a fresh retry budget (replaying twice publishes once)."""
     if (letter_id is None) == (not everything):
@@ -88,6 +91,7 @@ def replay(letter_id: int | None, everything: bool, skill: str | None, since: da
 @dlq.command()
 @click.argument("letter_ids", type=int, nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Purge every dead letter not yet replayed.")
+@services_or_exit
 def purge(letter_ids: tuple[int, ...], everything: bool) -> None:
     """Mark dead letters purged: they stay on record but are no longer listed or replayable."""
     if not letter_ids and not everything:

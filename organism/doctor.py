@@ -1,11 +1,22 @@
-"""Reachability checks for every configured URL, each with the fix when it fails."""
+"""Reachability checks for every configured URL, each with the fix when it fails.
+
+:func:`diagnose` tells the failures apart (refused credentials, a missing database or vhost, missing tables, a
+service that does not answer); the checks and every command that touches a service (``organism.cli_context``)
+report through it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import redis
+import sqlalchemy.exc
+from amqp.exceptions import AccessRefused, AMQPError
 from kombu import Connection
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import text
 
 from organism.settings import Settings, masked
@@ -15,12 +26,23 @@ from organism.store.db import engine_for, sqlite_file
 TIMEOUT_S = 3
 
 
+class Fault(enum.StrEnum):
+    """Why a service could not be used, as far as its error says."""
+
+    REFUSED = "refused"  # wrong user or password
+    MISSING = "missing"  # the database or vhost the URL names does not exist
+    NO_TABLES = "no-tables"  # the store was never migrated
+    DOWN = "down"  # nothing answers, or not in time
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
     url: str
     problem: str | None = None
     fix: str | None = None
+    fault: Fault | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,6 +67,78 @@ def _fix(url: str, setting: str) -> str:
     return f"{start}, or set {setting}" if start else f"check {setting}"
 
 
+# Servers say these in words only: PostgreSQL gives a failed connection no SQLSTATE, kombu rewraps Redis errors.
+_REFUSED = re.compile(r"password authentication failed|no password supplied|role \S+ does not exist|"
+                      r"permission denied|ACCESS_REFUSED|WRONGPASS|NOAUTH|invalid username-password pair")
+_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+_NO_VHOST = re.compile(r"vhost '?([^'\s]+)'? not found")
+_NO_TABLE = re.compile(r"no such table|(relation|column) \S+ does not exist")
+_DOWN = (OSError, KombuOperationalError, redis.ConnectionError, redis.TimeoutError, sqlalchemy.exc.OperationalError)
+
+
+def diagnose(name: str, url: str, setting: str, error: BaseException) -> Check:
+    """The failed check of service ``name`` at ``url`` (set by ``setting``) that ``error`` amounts to."""
+    chain = list(_causes(error))
+    said = _message(chain[-1])
+    shown = masked(url)
+    if _REFUSED.search(said) or any(isinstance(e, (AccessRefused, redis.AuthenticationError)) for e in chain):
+        return Check(name, shown, f"credentials refused ({said})", f"check the user and password in {setting}",
+                     Fault.REFUSED)
+    if found := _NO_DATABASE.search(said):
+        return Check(name, shown, f"database {found[1]} does not exist",
+                     f"create the database (createdb {found[1]}) or point {setting} at one", Fault.MISSING)
+    if found := _NO_VHOST.search(said):
+        return Check(name, shown, f"vhost {found[1]} does not exist",
+                     f"create it (rabbitmqctl add_vhost {found[1]}) or point {setting} at one", Fault.MISSING)
+    if _NO_TABLE.search(said):
+        return Check(name, shown, f"tables missing ({said})", "run `organism migrate`", Fault.NO_TABLES)
+    if any(isinstance(e, _DOWN) for e in chain):
+        return Check(name, shown, f"unreachable ({said})", _fix(url, setting), Fault.DOWN)
+    return Check(name, shown, f"failed ({type(chain[-1]).__name__}: {said})", f"check {setting}", Fault.OTHER)
+
+
+# Which service an error comes from, by the first of these types among it and its causes: kombu wraps whatever
+# its transport raised, so a Redis error that kombu did not wrap came from the result backend.
+# Each row: the type, the service, the Settings property with its URL in force, the setting that changes it.
+_SERVICES: tuple[tuple[type[BaseException], str, str, str], ...] = (
+    (sqlalchemy.exc.DBAPIError, "store", "database", "ORGANISM_DATABASE_URL"),
+    (KombuOperationalError, "broker", "broker", "ORGANISM_BROKER_URL"),
+    (AMQPError, "broker", "broker", "ORGANISM_BROKER_URL"),
+    (redis.RedisError, "results", "results", "ORGANISM_RESULT_BACKEND"),
+)
+
+
+def failed_service(settings: Settings, error: BaseException) -> Check | None:
+    """The failed check a command's ``error`` amounts to; None if it is no service's, or none doctor can fix."""
+    for cause in _causes(error):
+        for kind, name, url, setting in _SERVICES:
+            if isinstance(cause, kind):
+                found = diagnose(name, getattr(settings, url), setting, error)
+                return None if found.fault is Fault.OTHER else found
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps, outermost first.
+
+    SQLAlchemy keeps the driver's error as ``orig``; an error raised ``from None`` (``BrokerUnavailable``) still
+    holds its cause as ``__context__``. An unsuppressed ``__context__`` is only what was being handled at the time.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        context = current.__context__ if current.__suppress_context__ else None
+        current = getattr(current, "orig", None) or current.__cause__ or context
+
+
+def _message(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    return first.rpartition("FATAL:")[2].strip()  # PostgreSQL's own words, after libpq's "connection ... failed:"
+
+
 def check_broker(settings: Settings) -> Check:
     url = settings.broker
     if url.startswith(("sqlalchemy+", "sqla+")):
@@ -53,7 +147,7 @@ def check_broker(settings: Settings) -> Check:
         with Connection(url, connect_timeout=TIMEOUT_S) as connection:
             connection.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
     except Exception as error:
-        return Check("broker", masked(url), _reason(error), _fix(url, "ORGANISM_BROKER_URL"))
+        return diagnose("broker", url, "ORGANISM_BROKER_URL", error)
     return Check("broker", masked(url))
 
 
@@ -64,7 +158,7 @@ def check_results(settings: Settings) -> Check:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S).ping()
     except Exception as error:
-        return Check("results", masked(url), _reason(error), _fix(url, "ORGANISM_RESULT_BACKEND"))
+        return diagnose("results", url, "ORGANISM_RESULT_BACKEND", error)
     return Check("results", masked(url))
 
 
@@ -90,13 +184,8 @@ def _check_sql(name: str, url: str, setting: str) -> Check:
         with engine_for(plain).connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:
-        return Check(name, masked(url), _reason(error), _fix(plain, setting))
+        return replace(diagnose(name, plain, setting, error), url=masked(url))
     return Check(name, masked(url))
-
-
-def _reason(error: BaseException) -> str:
-    message = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return f"unreachable ({message[0] if message else type(error).__name__})"
 
 
 def check_all(settings: Settings) -> list[Check]:

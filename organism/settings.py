@@ -7,16 +7,21 @@ A profile only supplies URLs; any URL set explicitly wins over it.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import functools
 import os
+import tomllib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -29,6 +34,16 @@ from organism.retry import RetryPolicy
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")
+PREFIX = "ORGANISM_"
+# ORGANISM_* names that are no setting but are set on purpose: the config file's path (read before the settings
+# exist), docker-compose's own variables, and the options of `organism fake-model`. Any other unknown name is
+# refused, so that a misspelt setting cannot be silently ignored.
+OTHER_VARIABLES = frozenset({
+    "ORGANISM_CONFIG_FILE",
+    "ORGANISM_BIND", "ORGANISM_FLOWER_URL", "ORGANISM_OPERATOR_PASSWORD", "ORGANISM_POSTGRES_PASSWORD",
+    "ORGANISM_RABBITMQ_PASSWORD", "ORGANISM_SCRAPE_TOKEN",
+    "ORGANISM_FAKE_MODEL_PORT", "ORGANISM_FAKE_MODEL_API_KEY",
+})
 
 
 class Profile(enum.StrEnum):
@@ -50,6 +65,50 @@ def _config_file() -> Path | None:
     if named:
         return Path(named)
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def _config_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    if not path.is_file():
+        raise SettingsError(f"ORGANISM_CONFIG_FILE={path}: no such file; point it at a TOML file or unset it")
+    try:  # the source reads the file as it is built
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except tomllib.TOMLDecodeError as error:  # its message ends "(at line L, column C)"
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: cannot be read: {error}") from None
+    variables = []  # each key as the variable that would set it
+    for key, value in source.toml_data.items():
+        variable = f"{PREFIX}{key.upper()}"
+        if key in _GROUPS and isinstance(value, dict):
+            variables += [f"{variable}__{part.upper()}" for part in value]
+        else:
+            variables.append(variable)
+    unknown = unknown_variables(variables)
+    if unknown:
+        raise SettingsError("\n".join(f"{path}: no such setting {_toml_key(name)}{_did_you_mean(name, _toml_key)}"
+                                      for name in unknown))
+    return source
+
+
+class _Environment(EnvSettingsSource):
+    """The ``ORGANISM_*`` variables: a name that is no setting is refused, bad JSON names its variable."""
+
+    def __call__(self) -> dict[str, Any]:
+        unknown = unknown_variables(name for name in map(str.upper, self.env_vars) if name.startswith(PREFIX))
+        if unknown:
+            raise SettingsError("\n".join(f"setting {name}: no such setting"
+                                          f"{_did_you_mean(name) or ' (ORGANISM_* names are reserved for settings)'}"
+                                          for name in unknown))
+        return super().__call__()
+
+    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        try:
+            return super().prepare_field_value(field_name, field, value, value_is_complex)
+        except ValueError as error:  # the value of a list, tuple, mapping or group is JSON
+            kind = "array" if get_origin(field.annotation) in (list, tuple) else "object"
+            # The value is not shown: it may hold a secret.
+            raise SettingsError(f"setting {PREFIX}{field_name.upper()}: not valid JSON ({error}); "
+                                f"give a JSON {kind}") from None
 
 
 class Settings(BaseSettings):
@@ -111,7 +170,7 @@ class Settings(BaseSettings):
     @classmethod
     def _organ_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value or len(set(value)) != len(value) or not all(v.isidentifier() for v in value):
-            raise ValueError("organs must be distinct identifiers, e.g. perception,judgment")
+            raise ValueError('organs must be distinct identifiers, e.g. ["perception", "judgment"]')
         return value
 
     @model_validator(mode="after")
@@ -136,12 +195,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _Environment(settings_cls)]
         path = _config_file()
         if path is not None:
-            if not path.is_file():
-                raise SettingsError(f"ORGANISM_CONFIG_FILE={path}: no such file; point it at a TOML file or unset it")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_config_source(settings_cls, path))
         return tuple(sources)
 
     # -- derived values -------------------------------------------------------------------------------------
@@ -212,6 +269,44 @@ _GROUPS = frozenset(name for name, f in Settings.model_fields.items()
                     if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
 
 
+@functools.cache
+def _variables() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Every ``ORGANISM_*`` name Organism reads, and the prefixes of mappings set key by key (``…_CONCURRENCY__X``)."""
+    names, open_prefixes = set(OTHER_VARIABLES), []
+    for name, field in Settings.model_fields.items():
+        variable = f"{PREFIX}{name.upper()}"
+        names.add(variable)
+        if name in _GROUPS:
+            assert field.annotation is not None
+            names.update(f"{variable}__{part.upper()}" for part in field.annotation.model_fields)
+        elif get_origin(field.annotation) is dict:
+            open_prefixes.append(f"{variable}__")
+    return frozenset(names), tuple(open_prefixes)
+
+
+def unknown_variables(variables: Iterable[str]) -> list[str]:
+    """Those of the ``ORGANISM_*`` names ``variables`` that Organism does not read, sorted."""
+    names, open_prefixes = _variables()
+    return sorted(v for v in variables if v not in names and not v.startswith(open_prefixes))
+
+
+def _toml_key(variable: str) -> str:
+    """ORGANISM_GATEWAY__MODEL as the TOML file spells it: gateway.model."""
+    return variable.removeprefix(PREFIX).lower().replace("__", ".")
+
+
+def _did_you_mean(variable: str, spelt: Callable[[str], str] = str) -> str:
+    """"; did you mean X?" naming the setting ``variable`` looks most like (as ``spelt`` writes it), if any."""
+    # Compared without the prefix all names share, and also by a group field's own name, which is what a
+    # variable that forgot its group looks like (FLOWER_PORT for OBSERVABILITY__FLOWER_PORT).
+    by_key: dict[str, str] = {}
+    for name in sorted(_variables()[0] - OTHER_VARIABLES, key=lambda n: ("__" in n, n)):
+        by_key.setdefault(name.removeprefix(PREFIX), name)
+        by_key.setdefault(name.rpartition("__")[2], name)
+    close = difflib.get_close_matches(variable.removeprefix(PREFIX), list(by_key), n=1)
+    return f"; did you mean {spelt(by_key[close[0]])}?" if close else ""
+
+
 def describe_error(error: ValidationError) -> str:
     """One line per wrong setting: its environment name, what was wrong, and the value given."""
     lines = []
@@ -223,6 +318,9 @@ def describe_error(error: ValidationError) -> str:
         if head in _GROUPS and rest:  # a group's field is set as ORGANISM_<GROUP>__<FIELD>
             head, *rest = f"{head}__{rest[0]}", *rest[1:]
         where = f"ORGANISM_{head.upper()}" + "".join(f"[{part}]" for part in rest)
+        if problem["type"] == "extra_forbidden":  # a keyword argument (the sources check their own names)
+            lines.append(f"setting {where}: no such setting{_did_you_mean(where)}")
+            continue
         given = problem.get("input")
         shown = "" if isinstance(given, dict) else f" (got {given!r})"
         lines.append(f"setting {where}: {problem['msg']}{shown}")

@@ -7,12 +7,10 @@ from datetime import date, datetime
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from organism.cli_context import settings_or_exit
+from organism.cli_context import services_or_exit, settings_or_exit
 from organism.gateway.fakeserver import Behaviour, FakeModelServer
 from organism.gateway.ledger import GROUPS, day_start, ledger_totals
-from organism.settings import masked
 
 
 @click.command("ledger")
@@ -20,6 +18,7 @@ from organism.settings import masked
 @click.option("--since", "since_day", type=click.DateTime(["%Y-%m-%d"]), help="Only calls from this date on.")
 @click.option("--by", type=click.Choice(sorted(GROUPS)), default="model", show_default=True,
               help="What to total by.")
+@services_or_exit
 def ledger(today: bool, since_day: datetime | None, by: str) -> None:
     """Model calls, tokens and cost from the token ledger, in USD and CNY.
 
@@ -32,11 +31,7 @@ def ledger(today: bool, since_day: datetime | None, by: str) -> None:
         raise click.ClickException("give --today or --since, not both")
     day: date | None = datetime.now(settings.zone).date() if today else since_day.date() if since_day else None
     since = day_start(day, settings.zone) if day else None
-    try:
-        totals = ledger_totals(settings.database, since, by)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"cannot read the ledger at {masked(settings.database)} "
-                                   f"({type(error).__name__}); run `organism migrate` first") from None
+    totals = ledger_totals(settings.database, since, by)
     rate = settings.gateway.cny_per_usd
     scope = f"since {day} ({settings.timezone})" if day else "all time"
     table = Table(title=f"model calls and tokens {scope}, by {by}; CNY at {rate:g} per USD")

@@ -16,9 +16,10 @@ ORGANISM = str(Path(sys.executable).with_name("organism"))
 DEAD_AMQP = "amqp://guest:secret@127.0.0.1:1//"
 
 
-def organism(*args: str, env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+def organism(*args: str, env: dict[str, str], timeout_s: float = 60,
+             cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORGANISM_")}
-    return subprocess.run([ORGANISM, *args], env=clean | env, cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([ORGANISM, *args], env=clean | env, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout_s)
 
 

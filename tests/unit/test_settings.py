@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
 from organism.app import celery_config
-from organism.settings import SettingsError, load, masked
+from organism.settings import SettingsError, load, masked, unknown_variables
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_embedded_is_the_default_and_keeps_everything_in_sqlite(tmp_path: Path) -> None:
@@ -67,3 +71,93 @@ def test_a_bad_value_in_a_group_names_its_nested_variable() -> None:
 def test_passwords_are_masked_in_urls_shown_to_people() -> None:
     assert masked("amqp://guest:hunter2@rabbit:5672//") == "amqp://guest:***@rabbit:5672//"
     assert masked("db+postgresql://u:pw@h/d") == "db+postgresql://u:***@h/d"
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment with no ORGANISM_* variable but those a test sets."""
+    for name in [name for name in os.environ if name.upper().startswith("ORGANISM_")]:
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_a_malformed_toml_file_is_named_with_the_line_and_column(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    broken = tmp_path / "organism.toml"
+    broken.write_text('profile = "production"\nbroker_url = "amqp://unterminated\n')
+    environ.setenv("ORGANISM_CONFIG_FILE", str(broken))
+
+    with pytest.raises(SettingsError) as raised:
+        load()
+
+    assert str(raised.value) == f"{broken}: not valid TOML: Illegal character '\\n' (at line 2, column 34)"
+
+
+def test_bad_json_in_a_variable_names_the_variable_and_not_its_value(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("ORGANISM_WORKER_CONCURRENCY", '{"perception": 2, token: "hunter2"}')
+
+    with pytest.raises(SettingsError) as raised:
+        load()
+
+    assert str(raised.value).startswith("setting ORGANISM_WORKER_CONCURRENCY: not valid JSON (Expecting property name")
+    assert str(raised.value).endswith("give a JSON object")
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_misspelt_variable_is_refused_with_the_setting_it_resembles(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("ORGANISM_BROKER_ULR", "amqp://rabbit//")
+    environ.setenv("ORGANISM_GATEWAY__MODLE", "gpt-4o-mini")
+    environ.setenv("ORGANISM_FLOWER_PORT", "5556")
+    environ.setenv("ORGANISM_NOTHING_LIKE_IT", "1")
+
+    with pytest.raises(SettingsError) as raised:
+        load()
+
+    assert str(raised.value).splitlines() == [
+        "setting ORGANISM_BROKER_ULR: no such setting; did you mean ORGANISM_BROKER_URL?",
+        "setting ORGANISM_FLOWER_PORT: no such setting; did you mean ORGANISM_OBSERVABILITY__FLOWER_PORT?",
+        "setting ORGANISM_GATEWAY__MODLE: no such setting; did you mean ORGANISM_GATEWAY__MODEL?",
+        "setting ORGANISM_NOTHING_LIKE_IT: no such setting (ORGANISM_* names are reserved for settings)",
+    ]
+
+
+def test_a_misspelt_key_in_the_toml_file_is_refused_as_the_file_spells_it(environ: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    path = tmp_path / "organism.toml"
+    path.write_text('timezone = "UTC"\nbroker_ulr = "amqp://rabbit//"\n[gateway]\nmodle = "m"\n'
+                    '[worker_concurrency]\nperception = 3\n')
+    environ.setenv("ORGANISM_CONFIG_FILE", str(path))
+
+    with pytest.raises(SettingsError) as raised:
+        load()
+
+    assert str(raised.value).splitlines() == [f"{path}: no such setting broker_ulr; did you mean broker_url?",
+                                              f"{path}: no such setting gateway.modle; did you mean gateway.model?"]
+
+
+def test_every_kind_of_variable_organism_reads_is_accepted(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "organism.toml"
+    path.write_text('[gateway]\nmodel = "m"\n')
+    for name, value in {"ORGANISM_CONFIG_FILE": str(path), "ORGANISM_PROFILE": "production",
+                        "ORGANISM_WORKER_CONCURRENCY__JUDGMENT": "3", "ORGANISM_GATEWAY__MAX_CONCURRENCY": "4",
+                        "ORGANISM_OPERATOR_PASSWORD": "for docker compose", "organism_timezone": "UTC"}.items():
+        environ.setenv(name, value)
+
+    settings = load()
+
+    assert settings.worker_concurrency == {"judgment": 3}
+    assert (settings.gateway.model, settings.gateway.max_concurrency, settings.timezone) == ("m", 4, "UTC")
+
+
+# Where ORGANISM_* variables are set for Organism to read: none of them may be refused as unknown.
+SETTERS = ("docker-compose.yml", "Dockerfile", "Procfile", "scripts", "bench", "organism", "config")
+
+
+def test_every_variable_the_deploy_files_scripts_and_code_use_is_known() -> None:
+    found = set()
+    for top in SETTERS:
+        for path in [ROOT / top] if (ROOT / top).is_file() else (ROOT / top).rglob("*"):
+            if path.is_file() and path.suffix not in (".pyc", ".sqlite") and path.name != "settings.py":
+                found.update(re.findall(r"ORGANISM_[A-Z0-9_]*[A-Z0-9]", path.read_text(errors="replace")))
+
+    assert len(found) > 30
+    assert unknown_variables(found) == []
