@@ -155,6 +155,7 @@ def runs(ctx: click.Context, limit: int) -> None:
 
 @runs.command("show")
 @click.argument("ref")
+@services_or_exit
 def runs_show(ref: str) -> None:
     """Show one run (by key or id): its nodes and its report."""
     from organism.workflow import find_run, report_of
