@@ -1,7 +1,9 @@
 """Secrets out of everything Organism writes: dead letters, logs, results, events.
 
-:func:`redact` is the one scrubber. It replaces values under secret-sounding keys, bearer tokens,
-``key=value`` secrets and OpenAI-style ``sk-`` keys inside any text.
+:func:`redact` is the one scrubber. It replaces values under secret-sounding keys, the password of a URL
+(``scheme://user:***@host``), bearer tokens, ``key=value`` and ``"key": "value"`` secrets and OpenAI-style
+``sk-`` keys inside any text, dictionary keys included. Given ``max_chars``, it also cuts each longer text to
+its head and tail with a marker that says how much was cut, for what goes to a log, an event or a stored error.
 """
 
 from __future__ import annotations
@@ -9,19 +11,58 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_SECRET_WORDS = r"pass(?:word)?|secret|token|api[-_]?key|authori[sz]ation|credential|cookie"
+_SECRET_WORDS = r"pass(?:word|wd)?|secret|token|api[-_]?key|authori[sz]ation|credential|cookie"
 _SECRET_KEY = re.compile(_SECRET_WORDS, re.I)
-# "Bearer <token>", "token=<value>" / "password: <value>", and OpenAI-style "sk-..." keys inside any text.
-_SECRET_VALUE = re.compile(rf"(?i)(\bbearer\s+|\b(?:{_SECRET_WORDS})\s*[=:]\s*)[^\s,;&'\"]+|\bsk-[A-Za-z0-9_-]{{8,}}")
+# Not after a letter or digit (so "db_password" counts and "compass" does not), then "Bearer <token>", an
+# OpenAI-style key, or a secret's name with an optional closing quote (repr and JSON keys), "=" or ":", an
+# optional scheme (Authorization: Bearer ...), and the value: quoted in full, or up to a separator.
+_SECRET_VALUE = re.compile(
+    rf"(?i)(?<![^\W_])(?:(?P<lead>bearer\s+|(?:{_SECRET_WORDS})[\"']?\s*[=:]\s*(?:(?:bearer|basic|token)\s+)?)"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[\"']?[^\s,;&'\"]+)"
+    r"|sk-[A-Za-z0-9_-]{8,})")
+# "scheme://user:password@host" and "scheme://:password@host": the password runs to the last "@" before the
+# path, so one holding a raw "@" is hidden whole.
+_URL_PASSWORD = re.compile(r"(?i)(?P<lead>\b[a-z][a-z0-9+.-]*://[^\s/?#@:'\"<>]*:)[^\s/?#'\"<>]+(?=@)")
+# Text beyond a cut is still read this far, so a secret (up to this long) that straddles it is recognised whole.
+_LOOKAHEAD_CHARS = 1024
 REDACTED = "***"
 
 
-def redact(value: Any) -> Any:
-    """``value`` with secrets replaced: values under secret-sounding keys, bearer tokens, ``sk-`` keys."""
+def _hide(match: re.Match[str]) -> str:
+    lead, value = match.group("lead"), match.group("value")
+    if lead is None:  # an sk- key
+        return REDACTED
+    quote = value[0] if value[0] in "'\"" else ""
+    return f"{lead}{quote}{REDACTED}{quote if value[-1:] == quote and len(value) > 1 else ''}"
+
+
+def redact_text(text: str, max_chars: int | None = None) -> str:
+    """``text`` with URL passwords, bearer tokens, named secrets and ``sk-`` keys replaced by ``***``.
+
+    With ``max_chars``, a longer text keeps its head and its tail (where a traceback names the error), about
+    ``max_chars`` in all, around a marker that says how much was cut; only those parts are scanned, so a 10 MB
+    text costs no more than a short one.
+    """
+    if max_chars is not None and len(text) > max_chars:
+        head_chars = max_chars // 2
+        tail_chars = max_chars - head_chars
+        head = redact_text(text[:head_chars + _LOOKAHEAD_CHARS])[:head_chars]
+        tail = redact_text(text[-(tail_chars + _LOOKAHEAD_CHARS):])[-tail_chars:] if tail_chars else ""
+        return f"{head} ...[{len(text) - max_chars} of {len(text)} characters cut]... {tail}"
+    return _SECRET_VALUE.sub(_hide, _URL_PASSWORD.sub(rf"\g<lead>{REDACTED}", text))
+
+
+def redact(value: Any, max_chars: int | None = None) -> Any:
+    """``value`` with secrets replaced: values under secret-sounding keys, and secrets inside any text.
+
+    With ``max_chars``, every text in it is also cut to that length (see :func:`redact_text`).
+    """
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v) for k, v in value.items()}
+        return {redact_text(k, max_chars) if isinstance(k, str) else k:
+                REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v, max_chars)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
+        return [redact(v, max_chars) for v in value]
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(lambda m: f"{m.group(1) or ''}{REDACTED}", value)
+        return redact_text(value, max_chars)
     return value
