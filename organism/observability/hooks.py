@@ -3,7 +3,8 @@
 ``organism.app`` imports this module, which connects the handlers in every process that uses the app:
 
 * a producer (beat, the CLI, a worker publishing a chord's next step) stamps :data:`PUBLISHED_HEADER` on each
-  message (``before_task_publish``);
+  message and sets its ``argsrepr``/``kwargsrepr`` headers, what task events, Flower and Celery's log lines show
+  of the arguments, from the arguments redacted (``before_task_publish``);
 * a worker's main process switches on multiprocess metrics (``worker_init``), scrubs secrets from its logs and
   formats them as JSON if configured (``after_setup_logger``), and writes its heartbeat from the moment it is
   ready (``worker_ready``);
@@ -23,7 +24,7 @@ from typing import Any
 from celery import Task, current_app, signals
 
 from organism.errors import Deferred
-from organism.observability import logs
+from organism.observability import events, logs
 from organism.observability.broker import PUBLISHED_HEADER
 from organism.observability.health import HeartbeatWriter
 from organism.observability.instruments import OTHER, Outcome, enable_multiprocess, instruments
@@ -50,6 +51,17 @@ def _stamp(headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers[PUBLISHED_HEADER] = time.time()
 
 
+@signals.before_task_publish.connect
+def _redacted_argument_reprs(body: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+    # Celery has filled these headers with a plain repr of the arguments (amqp.py, as_task_v2) and offers no
+    # hook to make its own: each is replaced, from the message body (protocol 2: args, kwargs, options).
+    if headers is None or "argsrepr" not in headers or not isinstance(body, list | tuple) or len(body) != 3:
+        return
+    amqp = current_app.amqp
+    headers["argsrepr"], headers["kwargsrepr"] = events.argument_reprs(
+        body[0], body[1], amqp.argsrepr_maxsize, current_app.conf.task_repr_maxlevels)
+
+
 @signals.worker_init.connect
 def _multiprocess_metrics(sender: Any = None, **_: Any) -> None:
     settings = _settings(sender.app)
@@ -60,7 +72,7 @@ def _multiprocess_metrics(sender: Any = None, **_: Any) -> None:
 @signals.after_setup_task_logger.connect
 def _worker_logs(logger: logging.Logger | None = None, **_: Any) -> None:
     if logger is not None:
-        logs.configure(logger, json_lines=_settings(current_app).observability.log_format == "json")
+        logs.configure(logger, _settings(current_app).observability)
 
 
 @signals.worker_ready.connect
@@ -145,6 +157,7 @@ def _finished(task: Task | None = None, task_id: str | None = None, retval: Any 
             skill=task.name, outcome=outcome.value, task_id=task_id, organ=organ,
             attempt=int(request.retries or 0) + 1, duration_s=duration_s, run_id=run_id,
             node=getattr(request, NODE_HEADER, None) if run_id else None,
-            error=f"{type(error).__name__}: {error}" if error is not None else None))
+            error=f"{type(error).__name__}: {error}" if error is not None else None),
+            settings.observability.log_max_chars)
     except Exception:
         logger.exception("could not observe the end of task %s", task_id)

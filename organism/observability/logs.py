@@ -1,10 +1,12 @@
 """One structured log line per task outcome, secrets scrubbed from every worker log line, and JSON if asked.
 
 The outcome line carries run id, node, task id, organ, attempt and duration as fields: in text logs they read
-``key=value``; in JSON logs each is a key of the object. Arguments and results are never logged. Every record a
-worker's handlers write, Celery's own "Task ... raised" lines and their tracebacks included, passes
-:func:`organism.redaction.redact` first, so bearer tokens, ``sk-`` keys and values under secret-sounding names
-do not reach a log.
+``key=value``; in JSON logs each is a key of the object. Arguments are never logged, and results only if
+``log_results`` asks: :class:`HiddenResults` drops the value from Celery's "Task ... succeeded in ...: <result>"
+line. Every record a worker's handlers write, Celery's own "Task ... raised" lines and their tracebacks included,
+passes :func:`organism.redaction.redact_text` first, so URL passwords, bearer tokens, ``sk-`` keys and values
+under secret-sounding names do not reach a log, and is cut to ``log_max_chars``, so a 10 MB argument echoed into
+an error writes kilobytes, not megabytes.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from organism.redaction import redact
+from celery.app.trace import LOG_SUCCESS
+
+from organism.observability.settings import ObservabilitySettings
+from organism.redaction import redact, redact_text
 
 OUTCOME_LOGGER = logging.getLogger("organism.outcomes")
+TRACE_LOGGER = logging.getLogger("celery.app.trace")
 FIELDS_ATTRIBUTE = "organism_fields"
 
 
@@ -40,26 +47,52 @@ class OutcomeLine:
         return f"{self.skill} {self.outcome} {fields}" + (f" error={self.error!r}" if self.error else "")
 
 
-def log_outcome(line: OutcomeLine) -> None:
-    """Emit the line (warning level for a failure, info otherwise), its error redacted."""
-    line = OutcomeLine(**{**asdict(line), "error": redact(line.error) if line.error else None,
+def log_outcome(line: OutcomeLine, max_chars: int | None = None) -> None:
+    """Emit the line (warning level for a failure, info otherwise), its error redacted and cut to ``max_chars``."""
+    line = OutcomeLine(**{**asdict(line), "error": redact_text(line.error, max_chars) if line.error else None,
                           "duration_s": round(line.duration_s, 6)})
     level = logging.WARNING if line.outcome == "failed" else logging.INFO
     OUTCOME_LOGGER.log(level, "%s", line.text(), extra={FIELDS_ATTRIBUTE: asdict(line)})
 
 
 class Redacting(logging.Filter):
-    """Scrubs a record before a handler formats it: its message with the arguments filled in, its traceback."""
+    """Scrubs a record before a handler formats it: its message with the arguments filled in, its traceback,
+    each cut to ``max_chars``."""
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__()
+        self.max_chars = max_chars
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            record.msg, record.args = redact(record.getMessage()), None
+            record.msg, record.args = redact_text(record.getMessage(), self.max_chars), None
         except Exception:  # a malformed record: logging reports it when it formats it
             return True
+        fields = getattr(record, FIELDS_ATTRIBUTE, None)
+        if fields:
+            setattr(record, FIELDS_ATTRIBUTE, redact(fields, self.max_chars))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = redact_text(record.exc_text, self.max_chars)
+        return True
+
+
+class HiddenResults(logging.Filter):
+    """Takes the result out of Celery's "Task ... succeeded in ...: <result>" line.
+
+    Celery has no setting for it: the line is ``celery.app.trace.LOG_SUCCESS``, logged with its fields as the
+    record's arguments, and it is logged at INFO, the level workers run at. So a filter on that logger
+    rewrites the record (as Celery's docs suggest for changing its messages) before any handler sees it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg is LOG_SUCCESS and isinstance(record.args, dict):
+            record.msg = LOG_SUCCESS.replace(": %(return_value)s", "")
+            record.args = {**record.args, "return_value": None}
+            data: Any = getattr(record, "data", None)  # Celery's copy of the fields, for custom handlers
+            if isinstance(data, dict):
+                record.data = {**data, "return_value": None}
         return True
 
 
@@ -81,10 +114,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, ensure_ascii=False, default=str)
 
 
-def configure(logger: logging.Logger, json_lines: bool) -> None:
-    """Scrub secrets in every handler of ``logger``; with ``json_lines``, also format as JSON."""
+def configure(logger: logging.Logger, settings: ObservabilitySettings) -> None:
+    """Scrub secrets in every handler of ``logger`` and cut long records; format as JSON if the settings say so;
+    keep results out of Celery's success lines unless they say ``log_results``."""
     for handler in logger.handlers:
         if not any(isinstance(existing, Redacting) for existing in handler.filters):
-            handler.addFilter(Redacting())
-        if json_lines:
+            handler.addFilter(Redacting(settings.log_max_chars))
+        if settings.log_format == "json":
             handler.setFormatter(JsonFormatter())
+    hidden = any(isinstance(existing, HiddenResults) for existing in TRACE_LOGGER.filters)
+    if not settings.log_results and not hidden:
+        TRACE_LOGGER.addFilter(HiddenResults())

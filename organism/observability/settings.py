@@ -50,6 +50,11 @@ class ObservabilitySettings(BaseModel):
     heartbeat_max_age_s: float = Field(default=60, gt=0, description="An older heartbeat means a dead worker.")
     log_format: Literal["text", "json"] = Field(default="text", description="json: every worker log line is "
                                                                             "one JSON object.")
+    log_results: bool = Field(default=False, description="Celery's \"Task ... succeeded\" line shows the result "
+                                                         "(redacted); off: results are never logged.")
+    log_max_chars: int = Field(default=8192, ge=256, description="Longer texts are cut to their head and tail: "
+                                                                  "a log line's message and its traceback, the "
+                                                                  "values of a task event, a stored error.")
     task_events: bool = Field(default=True, description="Workers send Celery task events (what Flower shows).")
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="How long the console waits for workers "
                                                                     "to answer inspect.")

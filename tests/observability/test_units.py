@@ -73,7 +73,7 @@ def test_worker_handlers_scrub_secrets_from_messages_and_tracebacks() -> None:
     logger = logging.getLogger("tests.observability.scrubbed")
     logger.propagate, handler = False, logging.StreamHandler(written)
     logger.addHandler(handler)
-    configure(logger, json_lines=True)
+    configure(logger, ObservabilitySettings(log_format="json"))
     try:
         raise RuntimeError("api_key=sk-live-0123456789")
     except RuntimeError:

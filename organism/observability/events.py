@@ -1,0 +1,49 @@
+"""What Celery's task events say about a call, without secrets: what Flower and `celery events` show.
+
+A task-received event carries the message's ``argsrepr``/``kwargsrepr`` headers, which a producer sets from the
+arguments redacted (:func:`argument_reprs`, from ``hooks.py`` before each publish), so ``celery inspect``, the
+worker's own log lines and Flower all show the redacted form. The other fields that carry values, a
+task-succeeded result and a task-failed or task-retried exception and traceback, are made in the worker;
+:class:`RedactingDispatcher`, the app's event dispatcher (``Organism.events_cls``), scrubs and bounds them, and
+the argument fields again, in case a producer outside Organism set its own headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.app.events import Events
+from celery.events.dispatcher import EventDispatcher
+from celery.utils.saferepr import saferepr
+
+from organism.redaction import redact
+from organism.settings import get_settings
+
+EVENTS = "organism.observability.events:RedactingEvents"
+# Event fields that hold arguments, results or errors; the rest (ids, names, times, counts) are Celery's own.
+VALUE_FIELDS = frozenset({"args", "kwargs", "result", "exception", "traceback"})
+
+
+def argument_reprs(args: Any, kwargs: Any, max_chars: int, max_levels: int) -> tuple[str, str]:
+    """The ``argsrepr`` and ``kwargsrepr`` headers for a call: Celery's bounded repr of redacted arguments.
+
+    Each text is cut before it is scanned, so a 10 MB argument costs no more than a short one.
+    """
+    return (saferepr(redact(args, max_chars), max_chars, maxlevels=max_levels),
+            saferepr(redact(kwargs, max_chars), max_chars, maxlevels=max_levels))
+
+
+class RedactingDispatcher(EventDispatcher):
+    """Celery's event dispatcher, scrubbing the fields of an event that hold values before it is sent."""
+
+    def send(self, type: str, *args: Any, **fields: Any) -> Any:
+        settings = getattr(self.app, "settings", None) or get_settings()
+        for name in VALUE_FIELDS.intersection(fields):
+            fields[name] = redact(fields[name], settings.observability.log_max_chars)
+        return super().send(type, *args, **fields)
+
+
+class RedactingEvents(Events):
+    """``app.events`` with :class:`RedactingDispatcher` as its dispatcher."""
+
+    dispatcher_cls = "organism.observability.events:RedactingDispatcher"
