@@ -10,8 +10,8 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism import bad_messages, embedded, node_writer
-from organism.observability import hooks
+from organism import bad_messages, embedded, node_writer, result_backends
+from organism.observability import events, hooks
 from organism.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
@@ -21,6 +21,7 @@ class Organism(Celery):
     """A Celery app that carries the settings it was built from."""
 
     settings: Settings
+    events_cls = events.EVENTS  # task events carry no secret (observability/events.py)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -41,6 +42,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if results.startswith("db+"):
         engine_options = embedded.transport_options(results)
         results = embedded.result_backend_url(results)
+    results = result_backends.backend_url(results)
     first = settings.organs[0]
     return {
         "broker_url": broker,

@@ -4,7 +4,10 @@ Both exist because the stock pieces are slow by construction (DESIGN.md, Celery 
 polls once a second, and Celery's database result backend joins chords through ``chord_unlock``, which first
 looks after a fixed second and cannot be told otherwise from a chain. Redis joins chords by counting header
 results; :class:`ChordCountingBackend` does the same with one SQL counter row, so a Daily Sync needs no polling
-task at all.
+task at all. It also never unpickles: Celery's database backend falls back to ``pickle.loads`` for a stored
+result that is not JSON and starts like a pickle (rows of Celery versions before 4), so whoever can write to
+``results.sqlite`` could run code in every process that reads a result. Such a row is refused with a logged
+error instead (result_backends.py).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 from celery.backends.base import BaseKeyValueStoreBackend
 from celery.backends.database import DatabaseBackend
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from kombu.utils.encoding import ensure_bytes
 from sqlalchemy import text
 
+from organism.result_backends import SafeResults
 from organism.store.db import sqlite_connect_args
 
 TRANSPORT = "organism.embedded:Transport"
@@ -48,8 +53,9 @@ def transport_options(url: str) -> dict[str, Any]:
 _COUNTERS = "organism_chord_counters"
 
 
-class ChordCountingBackend(DatabaseBackend):
-    """Celery's database backend, joining chords with an atomic counter instead of ``chord_unlock``.
+class ChordCountingBackend(SafeResults, DatabaseBackend):
+    """Celery's database backend, joining chords with an atomic counter instead of ``chord_unlock``, decoding
+    stored results with the result serializer only, and storing no secret about a call (SafeResults).
 
     The join itself is Celery's own key-value implementation; this class supplies the counter it needs.
     """
@@ -67,6 +73,10 @@ class ChordCountingBackend(DatabaseBackend):
             session.execute(text(f"CREATE TABLE IF NOT EXISTS {_COUNTERS} (key VARCHAR(255) PRIMARY KEY, "
                                  "value INTEGER NOT NULL)"))
             session.commit()
+
+    def _decode_stored_result(self, payload: Any) -> Any:
+        """The stored value decoded by the result serializer (JSON); Celery's pickle fallback is gone."""
+        return payload if payload is None else self.decode(ensure_bytes(payload))
 
     def get_key_for_chord(self, group_id: str, key: str = "") -> str:
         return f"chord-{group_id}"

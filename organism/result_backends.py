@@ -1,0 +1,98 @@
+"""Result backends that store no secret about a call and read nothing but what they wrote.
+
+With ``result_extended`` (app.py: a redelivered message whose task already succeeded is recognised by it),
+Celery stores each task's arguments next to its state, and a failure's exception and traceback as text.
+:class:`SafeResults` stores the arguments and those texts redacted, and cuts the texts to ``log_max_chars``.
+The result value itself is kept as the task returned it: the next step of a chord reads it. A stored entry that
+the result serializer (JSON) cannot read was written by something else: reading it raises
+:class:`RefusedResult` and logs one error line naming the task or group.
+
+The app names the backend classes in its ``result_backend`` URL (``class path+URL``, which Celery accepts):
+:func:`backend_url` for Redis, ``embedded.result_backend_url`` for the embedded profile's SQLite backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import states
+from celery.backends.redis import RedisBackend as CeleryRedisBackend
+from celery.exceptions import BackendGetMetaError
+from kombu.exceptions import DecodeError
+
+from organism.redaction import redact
+from organism.settings import get_settings
+
+logger = logging.getLogger(__name__)
+REDIS_BACKEND = "organism.result_backends:RedisBackend"
+
+
+class RefusedResult(BackendGetMetaError):
+    """A stored result that the result serializer cannot read; it is never decoded any other way.
+
+    A kind of Celery's own "could not read the backend" error, so a worker checking whether a redelivered
+    task already succeeded treats it as unknown and runs the task, instead of failing on it.
+    """
+
+
+class _RedactedRequest:
+    """A task request whose ``args`` and ``kwargs`` read redacted; everything else reads through."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._request, name)
+        return redact(value) if name in ("args", "kwargs") else value
+
+
+class SafeResults:
+    """Mixin for a Celery result backend: arguments, exception text and traceback are stored redacted; an entry
+    the serializer cannot read is refused with a logged error."""
+
+    app: Any
+    serializer: str
+
+    def _max_chars(self) -> int:
+        settings = getattr(self.app, "settings", None) or get_settings()
+        return int(settings.observability.log_max_chars)
+
+    def encode_result(self, result: Any, state: str) -> Any:
+        encoded = super().encode_result(result, state)  # type: ignore[misc]
+        if state in states.EXCEPTION_STATES and isinstance(encoded, dict) and "exc_message" in encoded:
+            encoded = {**encoded, "exc_message": redact(encoded["exc_message"], self._max_chars())}
+        return encoded
+
+    def _get_result_meta(self, result: Any, state: str, traceback: str | None, request: Any,
+                         format_date: bool = True, encode: bool = False) -> dict[str, Any]:
+        return super()._get_result_meta(  # type: ignore[misc]
+            result, state, redact(traceback, self._max_chars()) if traceback else traceback,
+            _RedactedRequest(request) if request is not None else None, format_date=format_date, encode=encode)
+
+    def _refused(self, kind: str, key: str, error: DecodeError) -> RefusedResult:
+        message = (f"refused the stored result of {kind} {key}: it is not {self.serializer} ({error}); something "
+                   "other than Celery wrote it, and it is never decoded any other way")
+        logger.error("%s", message)
+        return RefusedResult(message, task_id=key)
+
+    def _get_task_meta_for(self, task_id: str) -> Any:
+        try:
+            return super()._get_task_meta_for(task_id)  # type: ignore[misc]
+        except DecodeError as error:
+            raise self._refused("task", task_id, error) from None
+
+    def _restore_group(self, group_id: str) -> Any:
+        try:
+            return super()._restore_group(group_id)  # type: ignore[misc]
+        except DecodeError as error:
+            raise self._refused("group", group_id, error) from None
+
+
+class RedisBackend(SafeResults, CeleryRedisBackend):
+    """Celery's Redis result backend, storing no secret about a call."""
+
+
+def backend_url(url: str) -> str:
+    """``redis://`` and ``rediss://`` URLs select :class:`RedisBackend`; any other URL is returned as is."""
+    return f"{REDIS_BACKEND}+{url}" if url.startswith(("redis://", "rediss://")) else url
