@@ -81,13 +81,13 @@ class Redacting(logging.Filter):
 class HiddenResults(logging.Filter):
     """Takes the result out of Celery's "Task ... succeeded in ...: <result>" line.
 
-    Celery has no setting for it: the line is ``celery.app.trace.LOG_SUCCESS``, logged with its fields as the
-    record's arguments, and it is logged at INFO, the level workers run at. So a filter on that logger
-    rewrites the record (as Celery's docs suggest for changing its messages) before any handler sees it.
+    Celery has no setting for it: the line is ``celery.app.trace.LOG_SUCCESS``, logged at INFO (the level
+    workers run at) with its fields as the record's arguments. A filter on the ``celery.app.trace`` logger is
+    the one place that sees the record before any handler formats it, so it rewrites the format and the value.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg is LOG_SUCCESS and isinstance(record.args, dict):
+        if record.msg == LOG_SUCCESS and isinstance(record.args, dict):
             record.msg = LOG_SUCCESS.replace(": %(return_value)s", "")
             record.args = {**record.args, "return_value": None}
             data: Any = getattr(record, "data", None)  # Celery's copy of the fields, for custom handlers
