@@ -157,7 +157,7 @@ def runs(ctx: click.Context, limit: int) -> None:
 @click.argument("ref")
 @services_or_exit
 def runs_show(ref: str) -> None:
-    """Show one run (by key or id): its nodes and its report."""
+    """Show one run (by key or id): its nodes, its history and its report."""
     from organism.workflow import find_run, report_of
 
     settings = settings_or_exit()
@@ -172,6 +172,9 @@ def runs_show(ref: str) -> None:
         table.add_row(n.name, n.skill, n.organ, n.status, str(n.attempts), f"{secs:.2f}" if secs is not None else "",
                       notes)
     console.print(table)
+    for entry in run.history or []:
+        console.print(f"{entry['at']}  {entry['event']}: {entry['detail']}", markup=False, highlight=False,
+                      soft_wrap=True)
     report = report_of(settings.database, run.id)
     if report:
         console.print(report.summary)

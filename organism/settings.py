@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     task_time_limit_s: float = Field(360, gt=0)
     run_deadline_s: float = Field(900, gt=0, description="A run still unfinished after this is failed.")
     watchdog_interval_s: float = Field(30, gt=0, description="How often beat looks for runs past their deadline.")
+    stall_grace: float = Field(0.2, gt=0, lt=1, description=(
+        "How long, as a fraction of run_deadline_s, an open run may show a finished phase whose next phase never "
+        "started before the watchdog resumes it, once: its chord's state was lost (Redis restarted without "
+        "persistence). A chord body waiting in a long queue looks the same, so keep this above such a wait."))
     retry_max_retries: int = Field(3, ge=0, description="Retries of a transient failure after the first attempt.")
     retry_backoff_base_s: float = Field(2.0, ge=0, description="First retry delay; each later one doubles.")
     retry_backoff_max_s: float = Field(60.0, ge=0)

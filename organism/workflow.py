@@ -12,19 +12,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from celery import Celery, Signature, current_app, shared_task
 from kombu.exceptions import OperationalError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from organism import tracking
 from organism.errors import OrganismError
 from organism.settings import Settings, get_settings, masked
 from organism.store import session
-from organism.store.db import engine_for
+from organism.store.db import engine_for, rowcount
 from organism.store.models import Node, NodeStatus, Report, Run, RunStatus, utcnow
 from organism.tracking import NODE_HEADER, OPEN, RUN_HEADER
 
@@ -167,6 +168,17 @@ class CannotResume(OrganismError):
     pass
 
 
+# Events of a run's history.
+RESUMED, WATCHDOG_RESUMED, WATCHDOG_FAILED = "resumed", "watchdog resumed", "watchdog failed"
+RESUME_NOT_SENT = "resume not sent"
+
+
+def note(run: Run, event: str, detail: str) -> None:
+    """Add an entry to the run's history (in the caller's session)."""
+    run.history = [*(run.history or []), {"at": utcnow().isoformat(timespec="seconds"), "event": event,
+                                          "detail": detail}]
+
+
 def resume(app: Celery, ref: str) -> Started:
     """Run again the nodes of a finished, failed run that did not succeed, reusing the others' results.
 
@@ -174,30 +186,52 @@ def resume(app: Celery, ref: str) -> Started:
         CannotResume: no such run, it has not failed, or some of its nodes are still at work.
     """
     settings: Settings = app.settings
-    run = find_run(settings.database, ref)
-    if run is None:
-        raise CannotResume(f"no run {ref!r}; `organism runs` lists them")
-    if run.status != RunStatus.FAILED.value:
-        raise CannotResume(f"run {run.key} is {run.status}; only a failed run can be resumed")
-    busy = [n.name for n in run.nodes if n.status in (NodeStatus.RUNNING.value, NodeStatus.RETRYING.value)]
-    if busy:
-        raise CannotResume(f"run {run.key} still has nodes at work ({', '.join(busy)}); resume it when they finish")
+    with session(settings.database) as s:
+        run = s.scalar(select(Run).where((Run.id == ref) | (Run.key == ref)).with_for_update())
+        if run is None:
+            raise CannotResume(f"no run {ref!r}; `organism runs` lists them")
+        if run.status != RunStatus.FAILED.value:
+            raise CannotResume(f"run {run.key} is {run.status}; only a failed run can be resumed")
+        busy = [n.name for n in run.nodes if n.status in (NodeStatus.RUNNING.value, NodeStatus.RETRYING.value)]
+        if busy:
+            raise CannotResume(f"run {run.key} still has nodes at work ({', '.join(busy)}); resume it when they "
+                               "finish")
+        canvas = _relaunch(app, s, run, RESUMED, "by `organism runs resume`")
+        if canvas is None:
+            raise CannotResume(f"run {run.key} was resumed meanwhile")
+        run.status, run.error, run.finished_at = RunStatus.PENDING.value, None, None
+        run.deadline_at = utcnow() + timedelta(seconds=settings.run_deadline_s)
+        started = Started(run.id, run.key, created=False)
+    canvas.apply_async()
+    return started
+
+
+def _relaunch(app: Celery, s: Session, run: Run, event: str, why: str) -> Signature | None:
+    """Give ``run`` its next canvas in session ``s``: the nodes that did not succeed start over as pending under
+    new task ids, the others hand on their stored results. Returns the canvas, to publish once ``s`` has
+    committed (a node's bookkeeping finds its row by the new task id); None if another process gave the run its
+    next canvas first.
+
+    Every errback and node of the replaced canvas is now of an earlier generation: it changes nothing.
+    """
     generation = run.generation + 1
+    # The generation is claimed with a guarded UPDATE: SQLite does not lock the row the caller read, so two
+    # watchdog rounds at once (beat sends one to every organ) could otherwise both resume the run.
+    if not rowcount(s.execute(update(Run).where(Run.id == run.id, Run.generation == run.generation)
+                              .values(generation=generation))):
+        return None
     done = {n.name: n.result for n in run.nodes if n.status == NodeStatus.SUCCEEDED.value}
-    ctx = RunContext(run_id=run.id, key=run.key, day=date.fromisoformat(run.params["day"]), settings=settings,
-                     generation=generation, reuse=done)
+    ctx = RunContext(run_id=run.id, key=run.key, day=date.fromisoformat(run.params["day"]),
+                     settings=app.settings, generation=generation, reuse=done)
     plan = builder(app, run.workflow)(ctx)
     new_ids = {n.name: n.task_id for n in plan.nodes}
-    with session(settings.database) as s:
-        for node in s.scalars(select(Node).where(Node.run_id == run.id, Node.name.in_(list(new_ids)))):
+    for node in run.nodes:
+        if node.name in new_ids:
             node.task_id, node.status, node.attempts = new_ids[node.name], NodeStatus.PENDING.value, 0
             node.error = node.result = node.started_at = node.finished_at = None
-        s.execute(update(Run).where(Run.id == run.id).values(
-            status=RunStatus.PENDING.value, error=None, finished_at=None, generation=generation,
-            deadline_at=utcnow() + timedelta(seconds=settings.run_deadline_s)))
-    assert plan.signature is not None
-    plan.signature.apply_async()
-    return Started(run.id, run.key, created=False)
+    note(run, event, f"{why}; sent again: {', '.join(new_ids)}")
+    assert plan.signature is not None, f"workflow {run.workflow} built no canvas"
+    return plan.signature
 
 
 @shared_task(name="organism.stored_result", ignore_result=False)
@@ -222,35 +256,83 @@ def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, ge
 
 
 def settle(app: Celery) -> list[str]:
-    """Bring every open run's bookkeeping up to date with Celery; fail those past their deadline.
+    """Bring every open run's bookkeeping up to date with Celery; resume stalled runs; fail overdue ones.
 
     A node that Celery's result backend knows as succeeded is recorded so first: its process died before its
     row was written (organism.node_writer). A run whose nodes all succeeded is marked succeeded; an overdue run
-    with unfinished nodes is failed, naming them. Returns the keys of the runs it failed.
+    with unfinished nodes is failed, naming them. A run that has :func:`stalled`, with no node started or
+    finished for ``stall_grace`` of its deadline, lost its chord's state (a result backend restarted without
+    persistence keeps no chord counters, so the chord body is never sent): it is resumed, once per run.
+    Returns the keys of the runs it failed.
     """
-    url, now = app.settings.database, utcnow()
-    with session(url) as s:  # deadlines are compared in SQL: SQLite hands datetimes back without a zone
-        open_runs = s.execute(select(Run.id, Run.deadline_at < now).where(Run.status.in_(OPEN))).all()
+    settings: Settings = app.settings
+    url, now = settings.database, utcnow()
+    grace = timedelta(seconds=settings.stall_grace * settings.run_deadline_s)
+    stirred = exists().where(Node.run_id == Run.id, (Node.started_at > now - grace) | (Node.finished_at > now - grace))
+    with session(url) as s:  # times are compared in SQL: SQLite hands datetimes back without a zone
+        open_runs = s.execute(select(Run.id, Run.deadline_at < now, ~stirred).where(Run.status.in_(OPEN))).all()
     failed = []
-    for run_id, overdue in open_runs:
+    for run_id, overdue, quiet in open_runs:
+        canvas = None
         with session(url) as s:  # one run at a time, locked as node writers lock it
             run = s.scalar(select(Run).where(Run.id == run_id, Run.status.in_(OPEN)).with_for_update())
             if run is None:
                 continue
+            recovered = False
             for node in run.nodes:
                 done, result = _backend_success(app, node)
                 if done:
                     for column, value in tracking.success(result).items():
                         setattr(node, column, value)
-                    node.attempts = node.attempts or 1
+                    node.attempts, recovered = node.attempts or 1, True
             waiting = [n.name for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
+            resumed = next((e for e in run.history or [] if e["event"] == WATCHDOG_RESUMED), None)
             if not waiting:
                 run.status, run.finished_at = RunStatus.SUCCEEDED.value, utcnow()
             elif overdue:
                 run.status, run.finished_at = RunStatus.FAILED.value, utcnow()
-                run.error = f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
+                run.error = (f"deadline {run.deadline_at:%Y-%m-%d %H:%M:%S} passed; unfinished: {', '.join(waiting)}"
+                             + (f"; the watchdog had resumed it once, at {resumed['at']}" if resumed else ""))
+                note(run, WATCHDOG_FAILED, run.error)
                 failed.append(run.key)
+            elif quiet and not recovered and not resumed and (stall := stalled(run.nodes)):
+                canvas = _relaunch(app, s, run, WATCHDOG_RESUMED,
+                                   f"{stall.finished} had finished and {stall.waiting} had not started for "
+                                   f"{grace.total_seconds():.0f}s (its chord's state was lost)")
+                key = run.key
+        if canvas is not None:
+            logger.warning("watchdog resumed run %s: its chord's state was lost", key)
+            _send_resume(url, run_id, canvas)
     return failed
+
+
+def _send_resume(url: str, run_id: str, canvas: Signature) -> None:
+    """Publish the canvas of a watchdog resume; if the broker refuses it, say so in the run's history (the run
+    then fails at its deadline)."""
+    try:
+        canvas.apply_async()
+    except (OperationalError, OSError) as error:
+        logger.error("watchdog could not send the resumed canvas of run %s: %s", run_id, error)
+        with session(url) as s:
+            run = s.scalar(select(Run).where(Run.id == run_id).with_for_update())
+            if run is not None:
+                note(run, RESUME_NOT_SENT, f"{type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class Stall:
+    finished: str  # the phase whose nodes all succeeded
+    waiting: str  # the next phase, none of whose nodes ever started
+
+
+def stalled(nodes: list[Node]) -> Stall | None:
+    """A phase whose nodes all succeeded followed by one none of whose nodes ever started, if the run shows one:
+    what a chord whose body was never sent leaves behind (or, for a while, one whose body waits in its queue)."""
+    for done, following in pairwise(_by_phase(nodes)):
+        if (all(n.status == NodeStatus.SUCCEEDED.value for n in done)
+                and all(n.status == NodeStatus.PENDING.value and n.started_at is None for n in following)):
+            return Stall(done[0].phase_name, following[0].phase_name)
+    return None
 
 
 @shared_task(name="organism.watchdog", ignore_result=True)
@@ -283,11 +365,8 @@ def recent_runs(url: str, limit: int = 20) -> list[Run]:
 
 def phase_durations(run: Run) -> list[tuple[str, str, float | None]]:
     """(phase name, status, seconds from its first start to its last finish) in phase order."""
-    phases: dict[int, list[Node]] = {}
-    for n in run.nodes:
-        phases.setdefault(n.phase, []).append(n)
     rows = []
-    for _, nodes in sorted(phases.items()):
+    for nodes in _by_phase(run.nodes):
         statuses = {n.status for n in nodes}
         status = next((s for s in ("failed", "retrying", "running", "pending") if s in statuses), "succeeded")
         starts = [n.started_at for n in nodes if n.started_at]
@@ -295,6 +374,13 @@ def phase_durations(run: Run) -> list[tuple[str, str, float | None]]:
         seconds = (max(ends) - min(starts)).total_seconds() if starts and len(ends) == len(nodes) else None
         rows.append((nodes[0].phase_name, status, seconds))
     return rows
+
+
+def _by_phase(nodes: list[Node]) -> list[list[Node]]:
+    phases: dict[int, list[Node]] = {}
+    for n in nodes:
+        phases.setdefault(n.phase, []).append(n)
+    return [phases[p] for p in sorted(phases)]
 
 
 def node_results(app: Celery, run: Run) -> dict[str, Any]:

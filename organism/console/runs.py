@@ -1,8 +1,10 @@
-"""Runs: the list, and one run's DAG with node status, durations, degraded and failed reasons, and its report."""
+"""Runs: the list, and one run's DAG with node status, durations, degraded and failed reasons, its history and its
+report."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import Blueprint, abort, render_template
 
@@ -42,6 +44,7 @@ def show(ref: str) -> str:
     seconds = {node.name: node_seconds(node) for node in run.nodes}
     report = report_of(settings.database, run.id)
     body = json.dumps(report.body, indent=2, ensure_ascii=False, default=str) if report else None
+    history = [(datetime.fromisoformat(e["at"]), e["event"], e["detail"]) for e in run.history or []]
     return render_template("run.html", run=run, dag=layout(run.nodes, seconds), seconds=seconds, report=report,
-                           report_body=body, total=run_seconds(run), flower=settings.observability.flower_url,
-                           finished=run.status in ("succeeded", "failed"))
+                           report_body=body, history=history, total=run_seconds(run),
+                           flower=settings.observability.flower_url, finished=run.status in ("succeeded", "failed"))

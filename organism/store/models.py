@@ -55,6 +55,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # What happened to the run besides its nodes' work, oldest first: [{"at", "event", "detail"}] (a resume, a
+    # failure by the watchdog); assigned anew on each change, as the JSON type does not see edits in place.
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     nodes: Mapped[list[Node]] = relationship(back_populates="run", order_by="Node.phase, Node.name")
 

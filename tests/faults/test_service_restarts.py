@@ -1,11 +1,11 @@
 """Restart RabbitMQ, or Redis, while a Daily-Sync-shaped run is in its scans: the workers reconnect, and the run
-completes or is marked failed with a reason within a deadline; it never stays open.
+completes within a deadline.
 
 The scans take 3 s; the service goes down once all four are running and comes back once they have finished, so
 their acks, results and the chord's join all meet the outage. Beat runs, as in a deployment, sending the
 watchdog every 2 s; runs here have a 20 s deadline (15 s on the Redis profile; see FAULT_ENV). Redis on this
 machine keeps nothing on disk (``--save "" --appendonly no``, DESIGN.md), so a Redis restart loses every
-message, result and chord counter it held.
+message, result and chord counter it held: the chord body is never sent, and the watchdog resumes the run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from organism.store.models import Run
-from organism.workflow import find_run, start
+from organism.workflow import WATCHDOG_RESUMED, find_run, start
 from tests.conftest import Cluster
 from tests.faults.conftest import (
     Beat,
@@ -75,7 +75,7 @@ def scans(cluster: Cluster, run_id: str, status: str) -> bool:
 @pytest.mark.parametrize(("outage", "faults"), [("rabbitmq", "production"), ("redis", "production"),
                                                 ("redis", "redis")], indirect=True,
                          ids=["rabbitmq-production", "redis-production", "redis-redis"])
-def test_a_service_restart_mid_run_never_leaves_the_run_open(
+def test_a_run_completes_across_a_service_restart_mid_run(
         outage: tuple[Callable[[], None], Callable[[], None]], faults: Cluster, beat: Beat, artifacts: Path,
         request: pytest.FixtureRequest) -> None:
     stop, bring_back = outage
@@ -108,14 +108,13 @@ def test_a_service_restart_mid_run_never_leaves_the_run_open(
         assert call.get(timeout=RECONNECT_WITHIN_S), f"the {organ} worker is not consuming again"
 
     nodes = {n.name: n.status for n in run.nodes}
+    history = [e["event"] for e in run.history]
     with (artifacts / "faults.jsonl").open("a") as out:
         out.write(json.dumps({"test": "restart", "case": case, "status": run.status, "error": run.error,
-                              "nodes": nodes, "outage_s": round(outage_s, 1), "finished_after_s": round(took_s, 1),
-                              "workers_restarted": restarted}) + "\n")
+                              "nodes": nodes, "history": history, "outage_s": round(outage_s, 1),
+                              "finished_after_s": round(took_s, 1), "workers_restarted": restarted}) + "\n")
     print(f"\n{case}: run {run.status} after {took_s:.1f}s (outage {outage_s:.1f}s); error {run.error!r}; "
-          f"workers restarted: {restarted}")
-    if run.status == "failed":
-        assert run.error, "a run was marked failed without a reason"
+          f"history {history}; workers restarted: {restarted}")
     if case == "redis-redis":
         # A kombu 5.7 / Celery 5.7 bug, which a plain Celery app shows too: a Redis-broker worker that has
         # unacked messages in hand and idle pool processes (so it is waiting in BRPOP) when Redis goes away exits
@@ -126,7 +125,9 @@ def test_a_service_restart_mid_run_never_leaves_the_run_open(
         assert set(restarted) <= {"perception"}, restarted
     else:
         assert restarted == [], f"workers {restarted} exited instead of reconnecting"
-    if case == "rabbitmq-production":
-        # RabbitMQ kept the messages (durable queues, persistent messages) and Redis the chord's state: nothing
-        # was lost, so the run must complete, not merely end.
-        assert run.status == "succeeded", run.error
+    # RabbitMQ keeps the messages (durable queues, persistent messages) and Redis the chord's state, so after
+    # its restart the chord body is sent. A Redis restart loses the chord's state, so the body is never sent:
+    # the watchdog resumes the run (once), reusing the scans' stored results. Either way the run completes.
+    assert run.status == "succeeded", run.error
+    if case.startswith("redis"):
+        assert history == [WATCHDOG_RESUMED], history
