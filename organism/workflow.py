@@ -337,8 +337,9 @@ def stalled(nodes: list[Node]) -> Stall | None:
 
 @shared_task(name="organism.watchdog", ignore_result=True)
 def watchdog() -> list[str]:
-    """Beat runs this every ``watchdog_interval_s``: Celery does not reliably fire every chord errback, and a
-    killed worker can take a node's bookkeeping with it."""
+    """Beat runs this every ``watchdog_interval_s``: Celery does not reliably fire every chord errback, a killed
+    worker can take a node's bookkeeping with it, and a result backend restarted without persistence forgets
+    its chords."""
     failed = settle(current_app)
     if failed:
         logger.warning("watchdog failed overdue runs: %s", ", ".join(failed))
