@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism import bad_messages, embedded, node_writer, result_backends
+from organism import bad_messages, embedded, node_writer, redis_transport, result_backends
 from organism.observability import events, hooks
 from organism.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
 from organism.settings import Settings, get_settings
@@ -36,6 +36,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # kombu sweeps for expired unacked messages every 10 s x unacked_restore_throttle (default 10): a killed
         # worker's messages would return up to 100 s after the visibility timeout. Sweep every 10 s instead.
         transport_options = {"visibility_timeout": settings.redis_visibility_timeout_s, "unacked_restore_throttle": 1}
+        transport = redis_transport.TRANSPORT
     elif is_amqp(broker):
         transport_options = {"confirm_publish": True}
     engine_options: dict[str, Any] = {}
