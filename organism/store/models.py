@@ -9,7 +9,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -132,6 +132,8 @@ class DeadLetter(Base):
     replayed_at: Mapped[datetime | None]
     replayed_as: Mapped[str | None] = mapped_column(String(64))
     replay_of: Mapped[int | None] = mapped_column(ForeignKey("organism_dead_letters.id"))
+    # False when its arguments had to be escaped or cut to fit the store, or are not a list and a mapping.
+    replayable: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Delivery(Base):
@@ -142,3 +144,18 @@ class Delivery(Base):
     task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attempt(Base):
+    """One failed attempt of a call that is retried or deferred; its dead letter takes them over.
+
+    Written only when an attempt fails, so a call that succeeds at once costs nothing here.
+    """
+
+    __tablename__ = "organism_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(10))  # failures.Action: retry, defer or dead
+    error: Mapped[str] = mapped_column(Text)
