@@ -154,14 +154,21 @@ def start(app: Celery, name: str, day: date | None = None) -> Started:
         if existing is None:
             raise
         return Started(existing, key, created=False)
+    assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        assert plan.signature is not None, f"workflow {name} built no canvas"
         plan.signature.apply_async()
-    except (OperationalError, OSError) as error:
+    except unreachable(app) as error:
         with session(url) as s:
             s.execute(delete(Run).where(Run.id == ctx.run_id))
         raise BrokerUnavailable(f"could not publish run {key} to {masked(settings.broker)}: {error}") from None
     return Started(ctx.run_id, key, created=True)
+
+
+def unreachable(app: Celery) -> tuple[type[BaseException], ...]:
+    """The errors that mean the broker or the result backend could not be reached or refused the login."""
+    broker = app.connection_for_write()  # not connected: only its transport's error classes are read
+    return (OperationalError, OSError, *broker.connection_errors, *broker.channel_errors,
+            *getattr(app.backend, "connection_errors", ()))
 
 
 class CannotResume(OrganismError):
