@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     retry_jitter: float = Field(0.1, ge=0, lt=1, description="Each delay varies by up to this fraction.")
     retry_after_max_s: float = Field(600.0, gt=0, description="Longest wait honoured from Retry-After.")
     max_deliveries: int = Field(3, ge=1, description="Deliveries after which a message that kills workers is dead.")
+    dead_letter_max_chars: int = Field(65_536, ge=1000, description=(
+        "Longest text a dead-letter record keeps of one value (an argument, the error, the traceback): a longer "
+        "string keeps its head and ends in '…[truncated, <full length> chars]', and the arguments keep their "
+        "first items up to this many characters, then '…[truncated, <count> items]'. A record cut this way is "
+        "not replayed from the store; the whole message stays on the dead-letter queue."))
     max_message_bytes: int = Field(8 * 2**20, ge=1024, description="A task message with a larger body is "
                                    "dead-lettered as malformed before a worker runs it.")
     max_message_depth: int = Field(100, ge=8, le=300, description="Deepest nesting of lists and objects a task "

@@ -14,26 +14,32 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import logging
+import reprlib
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from celery import Task, shared_task
-from pydantic import ValidationError, validate_call
+from celery.exceptions import Reject
+from pydantic import TypeAdapter, ValidationError, validate_call
 
 from organism import deadletter, degrade, node_writer, tracking
-from organism.errors import InvalidArguments, PermanentError, SkillDefinitionError
+from organism.errors import InvalidArguments, SkillDefinitionError
 from organism.failures import Action, classify
 from organism.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.settings import Settings, get_settings
-from organism.store.models import utcnow
 
+# How many retries a call has spent (deferrals spend none). Only the count travels with the message: the history
+# of its attempts is kept in the store, as a header that grew with each retry outgrew RabbitMQ's frame.
 ATTEMPTS_HEADER = "organism_attempts"
 # Headers a retry must carry on: Celery re-sends a task with its standard options only.
 CARRIED_HEADERS = (tracking.RUN_HEADER, tracking.NODE_HEADER, RETRY_HEADER, deadletter.REPLAY_HEADER)
 # Celery task options a skill may set; anything else is refused at import, not at the first message.
 CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "priority", "ignore_result"})
+_POLICY = TypeAdapter(RetryPolicy)  # checks the types of a retry header's fields, which the dataclass does not
+logger = logging.getLogger(__name__)
 
 
 class Effect(enum.StrEnum):
@@ -42,10 +48,6 @@ class Effect(enum.StrEnum):
     READ_ONLY = "read-only"
     IDEMPOTENT = "idempotent"
     UNSAFE = "unsafe"
-
-
-class PoisonMessage(PermanentError):
-    """A message that was delivered more often than the cap: each delivery killed its worker."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,9 @@ class SkillTask(Task):
             node_writer.started(self.settings.database, task_id, run_id)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Redeliveries are counted, and a message past the delivery cap dead-lettered, by the worker's main
+        # process before the task starts (organism.bad_messages): a message can kill its worker before this runs.
         request = self.request
-        if (request.delivery_info or {}).get("redelivered"):
-            deliveries = tracking.count_delivery(self.settings.database, request.id)
-            if deliveries > self.settings.max_deliveries:
-                poison = PoisonMessage(f"{self.name} was delivered {deliveries} times (cap "
-                                       f"{self.settings.max_deliveries}); every delivery lost its worker")
-                self._dead_letter(poison, "poison", [_attempt(poison, Action.DEAD)], args, kwargs, deliveries)
-                raise poison
         try:
             with degrade.collecting(self.skill.optional) as degraded:
                 result = degrade.mark(self.run(*args, **kwargs), degraded)
@@ -100,56 +97,98 @@ class SkillTask(Task):
 
     def policy(self) -> RetryPolicy:
         """The retry policy in force: the call's header over the skill's declaration over settings."""
-        return self.settings.retry.overridden(self.skill.retry).overridden(getattr(self.request, RETRY_HEADER, None))
+        return self._policy()[0]
+
+    def _policy(self) -> tuple[RetryPolicy, str | None]:
+        """The policy in force, and why the call's retry header was ignored, if it was (the skill's applies)."""
+        declared = self.settings.retry.overridden(self.skill.retry)
+        header = getattr(self.request, RETRY_HEADER, None)
+        if header is None:
+            return declared, None
+        try:
+            if not isinstance(header, Mapping):
+                raise TypeError(f"{type(header).__name__}, not a mapping")
+            checked = _POLICY.validate_python({**asdict(declared), **header})  # types; unknown names pass here
+            return declared.overridden({name: getattr(checked, name, value) for name, value in header.items()}), None
+        except ValidationError as error:
+            why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        except (TypeError, ValueError) as error:
+            why = str(error)
+        return declared, f"header {RETRY_HEADER} {reprlib.repr(header)} ignored ({why}); the skill's policy applies"
+
+    def _spent(self) -> tuple[int, str | None]:
+        """Retries this call has spent, and what was wrong with the header that says so, if anything."""
+        given = getattr(self.request, ATTEMPTS_HEADER, None)
+        if given is None:
+            return 0, None
+        if isinstance(given, int) and not isinstance(given, bool) and given >= 0:
+            return given, None
+        counted = tracking.retries_spent(self.settings.database, self.request.id)
+        return counted, f"header {ATTEMPTS_HEADER} {reprlib.repr(given)} is not a count of retries; {counted} " \
+                        "counted in the store"
 
     def _retry_or_give_up(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Raise Celery's Retry when ``exc`` deserves another attempt; otherwise write the dead letter.
 
         Both happen before Celery sees the exception: Celery stores a failure, and so joins a chord and fires
         its errbacks, before it calls ``on_failure``; the run must already say which node failed and why.
+        A retry header that cannot be read is noted in the attempt and the skill's policy applies.
         """
-        request = self.request
+        request, database = self.request, self.settings.database
         action, wait_s = classify(exc, self.skill.transient, self.skill.permanent)
-        history = [*(getattr(request, ATTEMPTS_HEADER, None) or []), _attempt(exc, action)]
-        policy = self.policy()
-        spent = sum(1 for attempt in history[:-1] if attempt["action"] == Action.RETRY)
+        policy, policy_problem = self._policy()
+        spent, spent_problem = self._spent()
+        problems = [problem for problem in (policy_problem, spent_problem) if problem]
+        for problem in problems:
+            logger.warning("%s[%s]: %s", self.name, request.id, problem)
+        error = "; ".join([_describe(exc), *problems])
         if action is Action.DEAD or (action is Action.RETRY and spent >= policy.max_retries):
-            deliveries = tracking.deliveries(self.settings.database, request.id)
             reason = "permanent" if action is Action.DEAD else "exhausted"
-            self._dead_letter(exc, reason, history, args, kwargs, deliveries)
+            self._dead_letter(exc, reason, deadletter.attempt(action, error), args, kwargs,
+                              tracking.deliveries(database, request.id))
             return
         if action is Action.DEFER:
             countdown = min(wait_s or 0.0, self.settings.retry_after_max_s)
         else:
             countdown = retry_delay_s(policy, spent, wait_s, self.settings.retry_after_max_s)
+        run_id = tracking.run_of(request)
+        if run_id:
+            node_writer.flush()  # this node's start, if still queued, must not land after its retry
+        tracking.retrying(database, request.id, action, error, in_run=bool(run_id))
         headers = {name: getattr(request, name) for name in CARRIED_HEADERS if getattr(request, name, None) is not None}
-        raise self.retry(exc=exc, countdown=countdown, headers={**headers, ATTEMPTS_HEADER: history})
+        try:
+            raise self.retry(exc=exc, countdown=countdown,
+                             headers={**headers, ATTEMPTS_HEADER: spent + (action is Action.RETRY)})
+        except Reject as refused:  # the retry could not be sent: Celery would reject the message unrecorded
+            self._dead_letter(exc, "retry-failed", deadletter.attempt(Action.DEAD, f"the retry could not be sent: "
+                                                                                  f"{refused.reason!r}"),
+                              args, kwargs, tracking.deliveries(database, request.id))
 
-    def _dead_letter(self, exc: BaseException, reason: str, history: list[dict[str, Any]], args: tuple[Any, ...],
-                     kwargs: dict[str, Any], deliveries: int) -> None:
+    def _dead_letter(self, exc: BaseException, reason: str, last: dict[str, str], args: Any, kwargs: Any,
+                     deliveries: int) -> None:
+        """Record ``exc`` as the end of this call: the store's attempts, then ``last``; the arguments as given."""
         request = self.request
         letter = deadletter.Letter(
             task_id=request.id, task_name=self.name, organ=self.skill.organ, run_id=tracking.run_of(request),
-            node=None, args=list(args), kwargs=dict(kwargs), reason=reason, error_type=type(exc).__name__,
-            error_message=str(exc), traceback="".join(traceback.format_exception(exc)), attempts=history,
-            delivery_count=deliveries, replay_of=getattr(request, deadletter.REPLAY_HEADER, None))
+            node=None, args=list(args) if isinstance(args, list | tuple) else args,
+            kwargs=dict(kwargs) if isinstance(kwargs, Mapping) else kwargs, reason=reason,
+            error_type=type(exc).__name__, error_message=_text(exc),
+            traceback="".join(traceback.format_exception(exc)), attempts=[last], delivery_count=deliveries,
+            replay_of=getattr(request, deadletter.REPLAY_HEADER, None))
         node_writer.flush()  # this node's start, if still queued, must not land after its failure
         tracking.gave_up(self.settings.database, letter)
         deadletter.publish_copy(self.app, letter)
 
-    def on_retry(self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                 einfo: Any) -> None:
-        if tracking.run_of(self.request):
-            node_writer.flush()
-            tracking.node_retrying(self.settings.database, task_id, _describe(exc))
-
-
-def _attempt(exc: BaseException, action: Action) -> dict[str, str]:
-    return {"at": utcnow().isoformat(), "error": _describe(exc), "action": action.value}
-
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {_text(exc)}"
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # an exception's own __str__ can fail; the failure must still be recorded
+        return f"<str() of this {type(exc).__name__} failed>"
 
 
 def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -17,13 +17,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from organism import deadletter
 from organism.deadletter import Letter
+from organism.failures import Action
+from organism.settings import get_settings
 from organism.store import session
 from organism.store.db import engine_for
-from organism.store.models import Base, Delivery, Node, NodeStatus, Run, RunStatus, utcnow
+from organism.store.models import Attempt, Base, Delivery, Node, NodeStatus, Run, RunStatus, utcnow
 
 RUN_HEADER = "organism_run"
 NODE_HEADER = "organism_node"
@@ -32,8 +36,12 @@ logger = logging.getLogger(__name__)
 
 
 def run_of(request: Any) -> str | None:
-    """The run id a Celery request belongs to, if any."""
-    return getattr(request, RUN_HEADER, None)
+    """The run id a Celery request belongs to, if any (a run header that is not text names no run)."""
+    return _run_id(getattr(request, RUN_HEADER, None))
+
+
+def _run_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @contextmanager
@@ -94,22 +102,59 @@ def success(result: Any) -> dict[str, Any]:
 
 
 def gave_up(url: str, letter: Letter) -> None:
-    """Write the dead letter and, for a run's node, fail the node and its run: one transaction."""
-    with _logged("dead letter", letter.task_id), session(url) as s:
+    """Write the dead letter and, for a run's node, fail the node and its run: one transaction.
+
+    If the store refuses the record for what it holds rather than for being unreachable, a minimal record (ids,
+    reason, error) is written instead, so that the message still leaves exactly one.
+    """
+    letter = replace(letter, run_id=_run_id(letter.run_id))
+    try:
+        _give_up(url, letter)
+    except Exception as error:
+        if _unreachable(error):
+            logger.exception("could not record the dead letter of task %s: the store is unreachable", letter.task_id)
+            return
+        logger.exception("could not record the dead letter of task %s whole; recording a minimal one", letter.task_id)
+        with _logged("minimal dead letter", letter.task_id):
+            _give_up(url, deadletter.minimal(letter, error))
+
+
+def _give_up(url: str, letter: Letter) -> None:
+    with session(url) as s:
         node = s.scalar(select(Node.name).where(Node.task_id == letter.task_id)) if letter.run_id else None
         deadletter.record(s, replace(letter, node=node))
         if node is None:
             return
-        error = f"{letter.error_type}: {letter.error_message}"
+        error = deadletter.storable(f"{letter.error_type}: {letter.error_message}",
+                                    get_settings().dead_letter_max_chars)
         s.execute(update(Node).where(Node.task_id == letter.task_id)
                   .values(status=NodeStatus.FAILED.value, finished_at=utcnow(), error=error))
         s.execute(update(Run).where(Run.id == letter.run_id, Run.status.in_(OPEN))
                   .values(status=RunStatus.FAILED.value, finished_at=utcnow(), error=f"{node}: {error}"))
 
 
-def node_retrying(url: str, task_id: str, error: str) -> None:
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the store could not be reached or used at all, rather than that it refused a value."""
+    if not isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return False
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)  # PostgreSQL's class: 08 connection, 53, 57
+    return state is None or state.startswith(("08", "53", "57"))
+
+
+def retrying(url: str, task_id: str, action: Action, error: str, in_run: bool) -> None:
+    """Keep a failed attempt that will be retried or deferred; a run's node is marked retrying."""
     with _logged("retry", task_id), session(url) as s:
-        s.execute(update(Node).where(Node.task_id == task_id).values(status=NodeStatus.RETRYING.value, error=error))
+        kept = deadletter.keep_attempt(s, task_id, action.value, error)
+        if in_run:
+            s.execute(update(Node).where(Node.task_id == task_id).values(status=NodeStatus.RETRYING.value, error=kept))
+
+
+def retries_spent(url: str, task_id: str) -> int:
+    """How many retries ``task_id`` has spent by the attempts kept in the store (0 if they cannot be read)."""
+    with _logged("retry count", task_id), session(url) as s:
+        return s.scalar(select(func.count()).where(Attempt.task_id == task_id,
+                                                   Attempt.action == Action.RETRY.value)) or 0
+    return 0
 
 
 def count_delivery(url: str, task_id: str) -> int:

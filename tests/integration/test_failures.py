@@ -1,9 +1,11 @@
-"""Failure handling on real brokers: backoff, Retry-After, dead letters, replay, poison messages."""
+"""Failure handling on real brokers: backoff, Retry-After, dead letters, replay, poison messages; one dead letter
+for every failure, whatever its error, arguments or headers hold."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -12,10 +14,14 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 
 from organism import deadletter
 from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
+from organism.retry import RETRY_HEADER, RetryPolicy
+from organism.skill import ATTEMPTS_HEADER
 from organism.store.models import DeadLetter
+from organism.tracking import RUN_HEADER
 from tests.conftest import Cluster, Clusters
-from tests.support.faulty import SIDE_EFFECTS, crash, fetch, refuse
+from tests.support.faulty import SIDE_EFFECTS, crash, fail_with, fetch, refuse
 from tests.support.http import Script, scripted_server
+from tests.support.noop import echo
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -161,3 +167,103 @@ def test_a_message_that_kills_its_worker_is_dead_lettered_after_the_delivery_cap
     assert redis.Redis.from_url(SIDE_EFFECTS).llen(f"crash:{marker}") == broker.settings.max_deliveries
     # the dead letter is committed before Celery stores the failure, so the result may trail it a little
     wait_for(lambda: outcome.state == "FAILURE", 10, "the poison message's FAILURE result")
+
+
+# -- whatever a failure holds, it leaves exactly one dead letter, and the worker goes on ---------------------------
+
+def one_letter(cluster: Cluster, task_id: str, timeout_s: float = 30) -> DeadLetter:
+    """The dead letter of ``task_id``, once a good call has gone through after it; it must be the only one."""
+    found = wait_for(lambda: [d for d in letters(cluster) if d.task_id == task_id], timeout_s, f"{task_id}'s letter")
+    assert echo.delay(7).get(timeout=20)["value"] == 7, "the worker stopped consuming"
+    assert [d.task_id for d in letters(cluster)] == [task_id], "not exactly one dead letter"
+    return found[0]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\udc80"], ids=["nul", "lone-surrogate"])
+def test_an_error_with_a_character_postgresql_refuses_is_recorded_escaped(broker: Cluster, bad: str) -> None:
+    outcome = fail_with.delay(f"bad{bad}text")
+
+    letter = one_letter(broker, outcome.id)
+
+    shown = bad.encode("unicode_escape").decode()
+    assert (letter.reason, letter.error_message, letter.args) == ("permanent", f"bad{shown}text", [f"bad{shown}text"])
+    assert f"PermanentError: bad{shown}text" in (letter.traceback or "")
+    assert not letter.replayable
+
+
+@pytest.mark.parametrize(("text", "times"), [("x" * 4 * 2**20, 1), ("x", 10 * 2**20)],
+                         ids=["4MB-argument", "10MB-error"])
+def test_a_huge_error_that_is_retried_leaves_one_record_cut_to_size(broker: Cluster, text: str, times: int) -> None:
+    outcome = fail_with.delay(text, times=times, transient=True)  # retried once, then exhausted
+
+    letter = one_letter(broker, outcome.id, timeout_s=60)
+
+    size = len(text) * times
+    assert letter.reason == "exhausted" and [a["action"] for a in letter.attempts] == ["retry", "retry"]
+    assert letter.error_message.endswith(f"…[truncated, {size} chars]") and len(letter.error_message) < 70_000
+    assert all(len(a["error"]) < 1100 for a in letter.attempts)
+    assert letter.args[0] == text or letter.args[0].endswith(f"…[truncated, {len(text)} chars]")
+    if len(text) > broker.settings.dead_letter_max_chars:
+        with pytest.raises(deadletter.ReplayRefused, match="cut or escaped"):
+            deadletter.replay(broker.app, letter.id)
+
+
+def test_many_quick_retries_keep_their_history_in_the_store_not_in_headers(broker: Cluster) -> None:
+    # 80 retries of a 2 KB error: carried in headers, the history outgrew RabbitMQ's frame (131 KB)
+    policy = RetryPolicy(max_retries=80, backoff_base_s=0, jitter=0)
+    outcome = fail_with.apply_async(("e" * 2000,), {"transient": True}, headers=policy.as_header())
+
+    letter = one_letter(broker, outcome.id, timeout_s=90)
+
+    assert letter.reason == "exhausted" and [a["action"] for a in letter.attempts] == ["retry"] * 81
+    assert letter.attempts[0]["error"].startswith("TransientError: eee")
+
+
+@pytest.mark.parametrize("header", [{"max_retries": "x"}, {"retries": 5}, {"jitter": 7}, {"max_retries": None}])
+def test_a_malformed_retry_header_falls_back_to_the_skills_policy(broker: Cluster, header: dict[str, Any]) -> None:
+    outcome = fail_with.apply_async(("boom",), {"transient": True}, headers={RETRY_HEADER: header})
+
+    letter = one_letter(broker, outcome.id)
+
+    assert letter.reason == "exhausted" and len(letter.attempts) == 2, "the skill's policy is one retry"
+    assert all(f"header {RETRY_HEADER}" in a["error"] and "ignored" in a["error"] for a in letter.attempts)
+    log = (broker.workers.log_dir / "worker-perception.log").read_text(errors="replace")
+    assert f"test.fail_with[{outcome.id}]: header {RETRY_HEADER}" in log
+
+
+@pytest.mark.parametrize("header", [-5, ["an", "old", "history"]])
+def test_a_malformed_attempts_header_is_counted_from_the_store(broker: Cluster, header: object) -> None:
+    outcome = fail_with.apply_async(("boom",), {"transient": True}, headers={ATTEMPTS_HEADER: header})
+
+    letter = one_letter(broker, outcome.id)
+
+    assert letter.reason == "exhausted" and [a["action"] for a in letter.attempts] == ["retry", "retry"]
+    assert f"header {ATTEMPTS_HEADER}" in letter.attempts[0]["error"]
+
+
+@pytest.mark.parametrize("run", [5, ["a", "list"]])
+def test_a_run_header_that_is_not_text_still_leaves_one_record(broker: Cluster, run: object) -> None:
+    outcome = fail_with.apply_async(("boom",), headers={RUN_HEADER: run})
+
+    letter = one_letter(broker, outcome.id)
+
+    # the message checks (organism.message_checks) refuse it before it runs; the skill would record it too
+    assert letter.reason in ("malformed", "permanent") and letter.run_id is None
+
+
+def test_a_replay_that_fails_again_keeps_its_link(broker: Cluster) -> None:
+    first = refuse.delay("no")
+    original = one_letter(broker, first.id)
+
+    again = deadletter.replay(broker.app, original.id)
+
+    replayed = wait_for(lambda: [d for d in letters(broker) if d.task_id == again], 20, "the replay's dead letter")
+    assert replayed[0].replay_of == original.id and replayed[0].reason == "permanent"
+
+
+def test_a_replay_header_naming_no_dead_letter_still_leaves_one_record(broker: Cluster) -> None:
+    outcome = refuse.apply_async(("no",), headers={deadletter.REPLAY_HEADER: 10**6})
+
+    letter = one_letter(broker, outcome.id)
+
+    assert letter.reason == "permanent" and letter.replay_of is None

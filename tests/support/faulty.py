@@ -10,7 +10,7 @@ from typing import Any
 import redis
 import requests
 
-from organism.errors import PermanentError
+from organism.errors import PermanentError, TransientError
 from organism.skill import skill
 
 SIDE_EFFECTS = "redis://127.0.0.1:6379/10"
@@ -27,6 +27,13 @@ def fetch(url: str) -> dict[str, Any]:
 @skill(organ="perception", name="test.refuse", effect="read-only")
 def refuse(reason: str) -> None:
     raise PermanentError(reason)
+
+
+@skill(organ="perception", name="test.fail_with", effect="read-only",
+       retry={"max_retries": 1, "backoff_base_s": 0.0, "jitter": 0.0})
+def fail_with(text: str, times: int = 1, transient: bool = False) -> None:
+    """Fail with ``text`` repeated ``times`` as the error: permanently, or transiently (one quick retry)."""
+    raise (TransientError if transient else PermanentError)(text * times)
 
 
 @skill(organ="perception", name="test.crash", effect="unsafe")

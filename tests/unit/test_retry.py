@@ -83,3 +83,35 @@ def test_secrets_are_redacted_before_they_reach_a_dead_letter() -> None:
     given = ["token=hunter2 Bearer abc.def", {"api_key": "k", "note": "password: p4ss, ok"}, "sk-abcdefghijkl"]
     assert redact(given) == ["token=*** Bearer ***", {"api_key": "***", "note": "password: ***, ok"}, "***"]
     assert redact({"text": "nothing secret here", "n": 3}) == {"text": "nothing secret here", "n": 3}
+
+
+@pytest.mark.parametrize("header", ["a string", 5, ["max_retries", 1], {"max_retries": "x"}, {"retries": 1},
+                                    {"jitter": 2}, {"max_retries": None}])
+def test_a_retry_header_that_cannot_be_read_leaves_the_skills_policy(header: object) -> None:
+    from tests.support.faulty import fail_with
+
+    declared = fail_with.policy()
+    fail_with.push_request(organism_retry=header)
+    try:
+        assert fail_with.policy() == declared == RetryPolicy(max_retries=1, backoff_base_s=0, jitter=0)
+    finally:
+        fail_with.pop_request()
+
+
+def test_a_retry_header_wins_with_its_values_checked() -> None:
+    from tests.support.faulty import fail_with
+
+    fail_with.push_request(organism_retry={"max_retries": "7", "backoff_max_s": 5})
+    try:
+        assert fail_with.policy() == RetryPolicy(max_retries=7, backoff_base_s=0, backoff_max_s=5, jitter=0)
+    finally:
+        fail_with.pop_request()
+
+
+@pytest.mark.parametrize(("header", "run"), [("r-1", "r-1"), (5, None), (["r-1"], None), ("", None), (None, None)])
+def test_a_run_header_that_is_not_text_names_no_run(header: object, run: str | None) -> None:
+    from celery.app.task import Context
+
+    from organism.tracking import RUN_HEADER, run_of
+
+    assert run_of(Context({RUN_HEADER: header})) == run
