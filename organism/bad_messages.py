@@ -22,6 +22,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.message import Message
 
 from organism import deadletter, message_checks, tracking
+from organism.errors import PermanentError
 from organism.store.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,12 @@ class MalformedMessage(InvalidTaskError):
     """A message that is not a task message Organism can run; the result of a dead-lettered bad message."""
 
 
-def _letter(message: Message, reason: str, error: BaseException | None, name: str | None = None) -> deadletter.Letter:
+class PoisonMessage(PermanentError):
+    """A message that was delivered more often than the cap: each delivery lost its worker."""
+
+
+def _letter(message: Message, reason: str, error: BaseException | None, name: str | None = None,
+            deliveries: int = 1) -> deadletter.Letter:
     headers = message.headers if isinstance(message.headers, Mapping) else {}
     args: Any = []
     kwargs: Any = {}
@@ -56,6 +62,7 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
         {"(not a mapping)": kwargs}, reason=reason, error_type=type(error).__name__ if error else reason,
         error_message=f"{error or reason} ({what})", traceback=None,
         attempts=[{"at": utcnow().isoformat(), "error": str(error or reason), "action": "dead"}],
+        delivery_count=deliveries,
         replay_of=replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None)
 
 
@@ -110,6 +117,11 @@ class Consumer(CeleryConsumer):
             found = message_checks.problem(message, limits)
             if found is not None:
                 return self._dead(message, MalformedMessage(found))
+            deliveries = self._count_redelivery(message)
+            if deliveries > settings.max_deliveries:
+                poison = PoisonMessage(f"{message.headers['task']} was delivered {deliveries} times (cap "
+                                       f"{settings.max_deliveries}); every delivery lost its worker")
+                return self._dead(message, poison, "poison", deliveries)
             try:
                 return handle(message)
             except let_through:
@@ -119,9 +131,20 @@ class Consumer(CeleryConsumer):
 
         return on_task_received
 
-    def _dead(self, message: Message, error: MalformedMessage) -> None:
+    def _count_redelivery(self, message: Message) -> int:
+        """Count a redelivery in the store, here in the main process, so that the cap holds for a message that
+        kills whatever process handles it, even before its task starts; 1 for a first delivery."""
+        if not (message.delivery_info or {}).get("redelivered"):
+            return 1
         try:
-            _record(self.app, _letter(message, "malformed", error))
+            return tracking.count_delivery(self.app.settings.database, message.headers["id"])
+        except Exception:  # the store is down: run the message uncounted rather than lose it
+            logger.exception("could not count a redelivery of %s; it runs uncounted", message.headers["id"])
+            return 1
+
+    def _dead(self, message: Message, error: Exception, reason: str = "malformed", deliveries: int = 1) -> None:
+        try:
+            _record(self.app, _letter(message, reason, error, deliveries=deliveries))
             _fail_result(self.app, message, error)
         finally:
             if not message.acknowledged:

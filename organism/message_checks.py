@@ -34,7 +34,7 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "retries": (int,), "timelimit": (list, tuple), "ignore_result": (bool,), "group_index": (int,),
     "stamped_headers": (list, tuple), "stamps": (dict,), "replaced_task_nesting": (int,),
     tracking.RUN_HEADER: _TEXT, tracking.NODE_HEADER: _TEXT, RETRY_HEADER: (dict,), REPLAY_HEADER: (int,),
-    "organism_attempts": (list, int),
+    "organism_attempts": (int,),
 }
 _EMBED_TYPES: dict[str, tuple[type, ...]] = {
     "callbacks": (list,), "errbacks": (list,), "chain": (list,), "chord": (dict,), "group": _TEXT,
