@@ -93,6 +93,8 @@ class SkillTask(Task):
         run_id = tracking.run_of(request)
         if run_id:
             node_writer.succeeded(self.settings.database, request.id, run_id, result)
+        if request.retries:  # it was retried or deferred before: its kept attempts are not needed any more
+            tracking.attempts_done(self.settings.database, request.id)
         return result
 
     def policy(self) -> RetryPolicy:

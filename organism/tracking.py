@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -147,6 +147,12 @@ def retrying(url: str, task_id: str, action: Action, error: str, in_run: bool) -
         kept = deadletter.keep_attempt(s, task_id, action.value, error)
         if in_run:
             s.execute(update(Node).where(Node.task_id == task_id).values(status=NodeStatus.RETRYING.value, error=kept))
+
+
+def attempts_done(url: str, task_id: str) -> None:
+    """Forget the failed attempts kept for ``task_id``: it succeeded, so no dead letter will take them over."""
+    with _logged("attempts cleanup", task_id), session(url) as s:
+        s.execute(delete(Attempt).where(Attempt.task_id == task_id))
 
 
 def retries_spent(url: str, task_id: str) -> int:

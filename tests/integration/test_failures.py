@@ -11,12 +11,13 @@ import pytest
 import redis
 from kombu import Queue
 from kombu.exceptions import ContentDisallowed, DecodeError
+from sqlalchemy import select
 
-from organism import deadletter
+from organism import deadletter, store
 from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from organism.retry import RETRY_HEADER, RetryPolicy
 from organism.skill import ATTEMPTS_HEADER
-from organism.store.models import DeadLetter
+from organism.store.models import Attempt, DeadLetter
 from organism.tracking import RUN_HEADER
 from tests.conftest import Cluster, Clusters
 from tests.support.faulty import SIDE_EFFECTS, crash, fail_with, fetch, refuse
@@ -63,11 +64,14 @@ def test_429_with_retry_after_waits_as_long_as_the_server_says(broker: Cluster, 
     url, script = server
     script.answer("/limited", (429, {"Retry-After": "1"}), (429, {"Retry-After": "1"}), (200, {}))
 
-    assert fetch.delay(f"{url}/limited").get(timeout=30) == {"ok": True}
+    call = fetch.delay(f"{url}/limited")
+    assert call.get(timeout=30) == {"ok": True}
 
     gaps = script.gaps_s("/limited")
     assert len(gaps) == 2 and all(0.95 <= gap <= 1.8 for gap in gaps), gaps
     assert letters(broker) == []
+    with store.session(broker.settings.database) as s:  # a call that got through keeps no failed attempts
+        assert s.scalars(select(Attempt).where(Attempt.task_id == call.id)).all() == []
 
 
 def test_a_server_that_fails_forever_gets_2_4_8_s_backoff_then_one_dead_letter(
