@@ -177,7 +177,9 @@ def test_a_message_that_kills_its_worker_is_dead_lettered_after_the_delivery_cap
 
 def one_letter(cluster: Cluster, task_id: str, timeout_s: float = 30) -> DeadLetter:
     """The dead letter of ``task_id``, once a good call has gone through after it; it must be the only one."""
+    pid = cluster.workers.processes["perception"].pid
     found = wait_for(lambda: [d for d in letters(cluster) if d.task_id == task_id], timeout_s, f"{task_id}'s letter")
+    assert cluster.workers.dead() == [] and cluster.workers.processes["perception"].pid == pid, "a worker exited"
     assert echo.delay(7).get(timeout=20)["value"] == 7, "the worker stopped consuming"
     assert [d.task_id for d in letters(cluster)] == [task_id], "not exactly one dead letter"
     return found[0]
