@@ -12,6 +12,7 @@ error instead (result_backends.py).
 
 from __future__ import annotations
 
+from queue import Empty
 from typing import Any
 
 from celery.backends.base import BaseKeyValueStoreBackend
@@ -20,19 +21,31 @@ from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from kombu.utils.encoding import ensure_bytes
 from sqlalchemy import text
 
+from organism import envelopes
 from organism.result_backends import SafeResults
 from organism.store.db import sqlite_connect_args
 
 TRANSPORT = "organism.embedded:Transport"
 
 
-class Transport(kombu_sqlalchemy.Transport):
-    """kombu's SQL transport with Organism's polling interval.
+class Channel(kombu_sqlalchemy.Channel):
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        try:
+            return super()._get(queue)
+        except envelopes.UNPARSEABLE as error:  # kombu has already marked the row taken: it is dead-lettered
+            envelopes.unparseable(error, queue)
+            raise Empty() from None
+
+
+class Transport(envelopes.Delivering, kombu_sqlalchemy.Transport):
+    """kombu's SQL transport with Organism's polling interval, surviving a row that is no message
+    (organism.envelopes).
 
     kombu forwards every transport option to ``create_engine``, so ``polling_interval`` cannot travel as
     one; it is this class attribute, set by :func:`configure_polling`.
     """
 
+    Channel = Channel
     polling_interval = 0.05
 
 

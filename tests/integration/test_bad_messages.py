@@ -15,6 +15,7 @@ import pytest
 import redis
 from celery.result import AsyncResult
 from kombu import Exchange
+from sqlalchemy import create_engine, text
 
 from organism import deadletter
 from organism.bad_messages import MalformedMessage
@@ -183,4 +184,23 @@ def test_an_item_on_a_redis_queue_that_is_no_message_is_dead_lettered(clusters: 
     letter = _one_letter(cluster, "the item", reason="malformed", organ="perception")
 
     assert letter.kwargs["envelope"] == raw.decode("utf-8", "replace"), "the dead letter lost the item"
+    _worker_goes_on(cluster, pid)
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]"], ids=["text", "list"])
+def test_a_row_in_the_embedded_broker_that_is_no_message_is_dead_lettered(clusters: Clusters, raw: bytes) -> None:
+    cluster = clusters["embedded"]
+    cluster.clean()
+    pid = cluster.workers.processes["perception"].pid
+    broker = create_engine(cluster.settings.broker.split("+", 1)[1])
+    with broker.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO kombu_message (visible, timestamp, payload, version, queue_id) "
+            "SELECT 1, CURRENT_TIMESTAMP, :payload, 1, id FROM kombu_queue WHERE name = 'perception'"),
+            {"payload": raw.decode()})
+    broker.dispose()
+
+    letter = _one_letter(cluster, "the row", reason="malformed", organ="perception")
+
+    assert letter.kwargs["envelope"] == raw.decode(), "the dead letter lost the row"
     _worker_goes_on(cluster, pid)

@@ -237,14 +237,21 @@ def test_a_malformed_retry_header_falls_back_to_the_skills_policy(broker: Cluste
     assert f"test.fail_with[{outcome.id}]: header {RETRY_HEADER}" in log
 
 
-@pytest.mark.parametrize("header", [-5, ["an", "old", "history"]])
-def test_a_malformed_attempts_header_is_counted_from_the_store(broker: Cluster, header: object) -> None:
-    outcome = fail_with.apply_async(("boom",), {"transient": True}, headers={ATTEMPTS_HEADER: header})
+def test_a_malformed_attempts_header_is_counted_from_the_store(broker: Cluster) -> None:
+    outcome = fail_with.apply_async(("boom",), {"transient": True}, headers={ATTEMPTS_HEADER: -5})
 
     letter = one_letter(broker, outcome.id)
 
     assert letter.reason == "exhausted" and [a["action"] for a in letter.attempts] == ["retry", "retry"]
     assert f"header {ATTEMPTS_HEADER}" in letter.attempts[0]["error"]
+
+
+def test_an_attempts_header_that_is_no_count_is_refused_before_it_runs(broker: Cluster) -> None:
+    outcome = fail_with.apply_async(("boom",), {"transient": True}, headers={ATTEMPTS_HEADER: ["an", "old", "list"]})
+
+    letter = one_letter(broker, outcome.id)
+
+    assert letter.reason == "malformed" and f"header {ATTEMPTS_HEADER} is list" in letter.error_message
 
 
 @pytest.mark.parametrize("run", [5, ["a", "list"]])
