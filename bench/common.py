@@ -38,7 +38,7 @@ from bench.noop_tasks import RAW
 from organism import store
 from organism.doctor import check_broker, check_results, check_store
 from organism.local import LocalWorkers, worker_command
-from organism.settings import Settings, get_settings, load
+from organism.settings import Settings, get_settings, load, masked
 from organism.store.db import engine_for
 from organism.store.models import Base, Run
 
@@ -223,7 +223,7 @@ def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = F
         os.environ.update(env)
         get_settings.cache_clear()  # @skill reads the process-wide settings
         settings = load()
-        step(f"{profile}: checking {settings.broker}, {settings.results}")
+        step(f"{profile}: checking {masked(settings.broker)}, {masked(settings.results)}")
         _check_services(settings)
         if stock:
             from bench.stock_app import create
