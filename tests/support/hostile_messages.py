@@ -73,13 +73,28 @@ properties = st.fixed_dictionaries({}, optional={"priority": st.integers(0, 255)
                                                  "correlation_id": st.text(max_size=20)})
 
 
+well_formed_headers = st.fixed_dictionaries({"task": st.just("test.echo"), "id": st.just("fresh")},
+                                            optional={name: st.just(value) for name, value in _WELL_FORMED.items()})
+well_formed_bodies = st.integers(0, 100).map(lambda value: [[value], {}, {}])
+
+
 @st.composite
 def hostile_messages(draw: st.DrawFn) -> Hostile:
-    chosen = dict(draw(headers))
-    if chosen["id"] == "fresh":
+    """A third each: a well-formed call, a well-formed call with one thing wrong, and chaos."""
+    kind = draw(st.sampled_from(["well-formed", "one fault", "chaos"]))
+    chosen = dict(draw(headers if kind == "chaos" else well_formed_headers))
+    body = draw(bodies if kind == "chaos" else well_formed_bodies)
+    serializer, content_type, encoding = draw(encodings) if kind == "chaos" else ("json", None, None)
+    if kind == "one fault":
+        fault = draw(st.sampled_from(["header", "body", "encoding"]))
+        if fault == "header":
+            chosen[draw(st.sampled_from(["task", "id", *_WELL_FORMED]))] = draw(json_values)
+        elif fault == "body":
+            body = draw(bodies)
+        else:
+            serializer, content_type, encoding = draw(encodings)
+    if chosen.get("id") == "fresh":
         chosen["id"] = str(uuid.uuid4())
-    serializer, content_type, encoding = draw(encodings)
-    body = draw(bodies)
     if serializer is None:
         body = draw(st.binary(max_size=200)) if draw(st.booleans()) else json.dumps(body).encode()
     return Hostile(chosen, draw(properties), body, serializer, content_type, encoding)
