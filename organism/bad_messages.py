@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from celery import current_app, signals
-from celery.exceptions import InvalidTaskError
+from celery.exceptions import InvalidTaskError, TimeLimitExceeded
 from celery.utils.collections import AttributeDict
 from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
@@ -23,7 +23,6 @@ from kombu.message import Message
 
 from organism import deadletter, message_checks, tracking
 from organism.errors import PermanentError
-from organism.store.models import utcnow
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.bad_messages:Consumer"
@@ -53,17 +52,31 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
     elif isinstance(body, Mapping):
         args, kwargs = body.get("args", []), body.get("kwargs", {})
     what = f"content type {message.content_type!r}" + ("" if body is not None else ", body could not be decoded")
-    run_id, replay_of = headers.get(tracking.RUN_HEADER), headers.get(deadletter.REPLAY_HEADER)
     return deadletter.Letter(
         task_id=message_checks.task_id(message) or str(uuid.uuid4()),
-        task_name=str(name or headers.get("task") or "?")[:200],
-        organ=(message.delivery_info or {}).get("routing_key"), run_id=run_id if isinstance(run_id, str) else None,
+        task_name=str(name or headers.get("task") or "?")[:200], organ=(message.delivery_info or {}).get("routing_key"),
         node=None, args=args if isinstance(args, list) else [args], kwargs=kwargs if isinstance(kwargs, dict) else
         {"(not a mapping)": kwargs}, reason=reason, error_type=type(error).__name__ if error else reason,
         error_message=f"{error or reason} ({what})", traceback=None,
-        attempts=[{"at": utcnow().isoformat(), "error": str(error or reason), "action": "dead"}],
-        delivery_count=deliveries,
-        replay_of=replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None)
+        attempts=[deadletter.attempt("dead", str(error or reason))], delivery_count=deliveries,
+        **_links(headers.get))
+
+
+def _request_letter(task: Any, request: Any, reason: str, error_type: str, error: str, args: Any, kwargs: Any,
+                    traceback: str | None = None) -> deadletter.Letter:
+    """The dead letter of a request Celery gave up on before or outside a skill's own failure handling."""
+    return deadletter.Letter(
+        task_id=request.id, task_name=task.name, organ=(getattr(request, "delivery_info", None) or {}).get(
+            "routing_key"), node=None, args=args, kwargs=kwargs, reason=reason, error_type=error_type,
+        error_message=error, traceback=traceback, attempts=[deadletter.attempt("dead", f"{error_type}: {error}")],
+        **_links(lambda name: getattr(request, name, None)))
+
+
+def _links(named: Callable[[str], Any]) -> dict[str, Any]:
+    """The run, and the dead letter it replays, that a message names, where it names them as it should."""
+    run_id, replay_of = named(tracking.RUN_HEADER), named(deadletter.REPLAY_HEADER)
+    return {"run_id": run_id if isinstance(run_id, str) else None,
+            "replay_of": replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None}
 
 
 def envelope_refused(raw: str | bytes, queue: str | None, reason: str) -> None:
@@ -72,7 +85,7 @@ def envelope_refused(raw: str | bytes, queue: str | None, reason: str) -> None:
     letter = deadletter.Letter(
         task_id=str(uuid.uuid4()), task_name="?", organ=queue, run_id=None, node=None, args=[],
         kwargs={"envelope": text}, reason="malformed", error_type=MalformedMessage.__name__, error_message=reason,
-        traceback=None, attempts=[{"at": utcnow().isoformat(), "error": reason, "action": "dead"}])
+        traceback=None, attempts=[deadletter.attempt("dead", reason)])
     _record(current_app, letter)
 
 
@@ -175,6 +188,24 @@ def _malformed(sender: Any = None, message: Message | None = None, exc: BaseExce
         _fail_result(sender.app, message, error)
 
 
+@signals.task_failure.connect
+def _failed(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
+            args: Any = None, kwargs: Any = None, einfo: Any = None, **_: Any) -> None:
+    """A failure nothing recorded: a task that is not a skill, or a call that failed before its skill's body.
+
+    A skill records its own failures before Celery sends this signal, so a record of the task id means there is
+    nothing to do. A hard time limit is left alone: Celery hands its message out again, and the delivery cap
+    (above) ends it.
+    """
+    settings = getattr(getattr(sender, "app", None), "settings", None)  # an Organism app's task, not another's
+    if settings is None or task_id is None or isinstance(exception, TimeLimitExceeded):
+        return
+    if deadletter.exists(settings.database, task_id):
+        return
+    _record(sender.app, _request_letter(sender, sender.request, "permanent", type(exception).__name__, str(exception),
+                                        args, kwargs, str(einfo) if einfo else None))
+
+
 @signals.task_revoked.connect
 def _expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
     """An expired message is discarded by Celery (its result REVOKED); it leaves a dead letter too.
@@ -183,13 +214,6 @@ def _expired(sender: Any = None, request: Any = None, expired: bool = False, **_
     """
     if not expired or request is None:
         return
-    run_id, replay_of = getattr(request, tracking.RUN_HEADER, None), getattr(request, deadletter.REPLAY_HEADER, None)
     expires = getattr(request, "expires", None)
-    letter = deadletter.Letter(
-        task_id=request.id, task_name=sender.name, organ=getattr(getattr(sender, "skill", None), "organ", None),
-        run_id=run_id if isinstance(run_id, str) else None, node=None, args=list(request.args or []),
-        kwargs=dict(request.kwargs or {}), reason="expired", error_type="Expired",
-        error_message=f"{sender.name} expired at {expires} before a worker ran it", traceback=None,
-        attempts=[{"at": utcnow().isoformat(), "error": f"expired at {expires}", "action": "dead"}],
-        replay_of=replay_of if isinstance(replay_of, int) else None)
-    _record(sender.app, letter)
+    _record(sender.app, _request_letter(sender, request, "expired", "Expired", f"{sender.name} expired at {expires} "
+                                        "before a worker ran it", list(request.args or []), dict(request.kwargs or {})))

@@ -223,6 +223,12 @@ def find(url: str, **filters: Any) -> list[DeadLetter]:
         return list(s.scalars(query(**filters)))
 
 
+def exists(url: str, task_id: str) -> bool:
+    """Whether ``task_id`` has a dead letter already."""
+    with session(url) as s:
+        return s.scalar(select(DeadLetter.id).where(DeadLetter.task_id == task_id)) is not None
+
+
 def get(url: str, letter_id: int) -> DeadLetter | None:
     with session(url) as s:
         return s.get(DeadLetter, letter_id)

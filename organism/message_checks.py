@@ -112,7 +112,9 @@ def _properties_problem(properties: Mapping[str, Any]) -> str | None:
 
 def _body_problem(body: Any, max_depth: int) -> str | None:
     if isinstance(body, Mapping):  # the hybrid protocol: a protocol-1 body under protocol-2 headers
-        args, kwargs, embed = body.get("args", []), body.get("kwargs", {}), {}
+        if "args" not in body:  # Celery would unpack the mapping's keys as (args, kwargs, embed)
+            return f"body is a mapping {_shown(body)} without args, not [args, kwargs, embed]"
+        args, kwargs, embed = body["args"], body.get("kwargs", {}), {}
     elif isinstance(body, list | tuple) and len(body) == 3:
         args, kwargs, embed = body
     else:

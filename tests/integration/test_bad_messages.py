@@ -104,6 +104,7 @@ MALFORMED = [
     ("args that are not a list", {"body": [5, {}, {}]}, "args are int"),
     ("kwargs that are not a mapping", {"body": [[5], ["not", "a", "dict"], {}]}, "kwargs are list"),
     ("an embed that is not a mapping", {"body": [[5], {}, "chain"]}, "embed is str"),
+    ("a mapping body without args", {"body": {"a": None, "b": None, "c": None}}, "without args"),
     ("a body over the size limit", {"body": [["x" * (8 * 2**20 + 10)], {}, {}]}, "exceeds the limit"),
     ("a task header that is a list", {"body": [[5], {}, {}], "task": ["test.echo"]}, "task header"),
     ("a run header that is a number", {"body": [[5], {}, {}], "organism_run": 5}, "header organism_run is int"),
@@ -139,6 +140,18 @@ def test_a_message_without_an_id_is_dead_lettered_under_a_new_id(broker: Cluster
 
     assert "id header None is not a task id" in letter.error_message
     uuid.UUID(letter.task_id)  # a fresh id, so the record has a key
+    _worker_goes_on(broker, pid)
+
+
+def test_a_task_that_is_no_skill_and_fails_leaves_a_dead_letter(broker: Cluster) -> None:
+    pid = broker.workers.processes["perception"].pid
+    call = broker.app.send_task("organism.stored_result", args=[1, 2], queue="perception", routing_key="perception")
+
+    letter = _one_letter(broker, "the failed call", task_id=call.id)
+
+    assert (letter.reason, letter.task_name, letter.error_type) == ("permanent", "organism.stored_result", "TypeError")
+    with pytest.raises(TypeError):
+        call.get(timeout=20)
     _worker_goes_on(broker, pid)
 
 

@@ -66,6 +66,7 @@ def test_a_bad_envelope_is_named(headers: Any, words: str) -> None:
     ([[5], {}, {"callbacks": "x"}], "embed callbacks is str"),
     ([[nested(30)], {}, {}], "nested deeper than 20 levels"),
     ({"args": "x"}, "args are str"),
+    ({"a": 1, "b": 2, "c": 3}, "body is a mapping {'a': 1, 'b': 2, 'c': 3} without args"),
 ])
 def test_a_bad_body_is_named(body: Any, words: str) -> None:
     found = problem(message(body), LIMITS)
