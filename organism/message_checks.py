@@ -36,6 +36,7 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     tracking.RUN_HEADER: _TEXT, tracking.NODE_HEADER: _TEXT, RETRY_HEADER: (dict,), REPLAY_HEADER: (int,),
     "organism_attempts": (int,),
 }
+_SIGNATURE_LISTS = ("callbacks", "errbacks", "chain")
 _EMBED_TYPES: dict[str, tuple[type, ...]] = {
     "callbacks": (list,), "errbacks": (list,), "chain": (list,), "chord": (dict,), "group": _TEXT,
     "group_index": (int,),
@@ -129,10 +130,27 @@ def _body_problem(body: Any, max_depth: int) -> str | None:
         value = (embed or {}).get(key)
         if value is not None and not isinstance(value, types):
             return f"embed {key} is {type(value).__name__}, expected {_names(types)}"
+    for key in _SIGNATURE_LISTS:  # Celery builds a signature of each when the task ends, in the main process too
+        for item in (embed or {}).get(key) or []:
+            if not _signature(item):
+                return f"embed {key} holds {_shown(item)}, not a task signature"
+    if (embed or {}).get("chord") is not None and not _signature(embed["chord"]):
+        return f"embed chord {_shown(embed['chord'])} is not a task signature"
     depth = _depth(body, max_depth)
     if depth > max_depth:
         return f"body nested deeper than {max_depth} levels (ORGANISM_MAX_MESSAGE_DEPTH)"
     return None
+
+
+def _signature(value: Any) -> bool:
+    """Whether ``value`` has the fields Celery reads of a signature dict when the task ends: a task name, options
+    with text ids, and arguments of the right kinds (a failure there raises in the worker's main process)."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("task"), str) or not value["task"]:
+        return False
+    options = value.get("options")
+    ids = ("task_id", "group_id")
+    return (isinstance(options, Mapping) and all(isinstance(options.get(name), str | None) for name in ids)
+            and isinstance(value.get("args"), list | tuple | None) and isinstance(value.get("kwargs"), Mapping | None))
 
 
 def _depth(value: Any, limit: int) -> int:

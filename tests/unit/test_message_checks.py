@@ -36,6 +36,9 @@ def test_a_well_formed_celery_message_passes() -> None:
     assert problem(message(), LIMITS) is None
     assert problem(message({"args": [1], "kwargs": {"label": "x"}}), LIMITS) is None  # Celery's hybrid form
     assert problem(message(([nested(18)], {}, {"callbacks": None, "chain": [], "chord": None})), LIMITS) is None
+    signature = {"task": "test.judge", "args": [], "kwargs": {}, "options": {}, "subtask_type": None}
+    assert problem(message(([1], {}, {"chain": [signature], "chord": signature, "errbacks": [signature]})),
+                   LIMITS) is None
 
 
 @pytest.mark.parametrize(("headers", "words"), [
@@ -64,6 +67,11 @@ def test_a_bad_envelope_is_named(headers: Any, words: str) -> None:
     ([[5], ["not", "a", "dict"], {}], "kwargs are list"),
     ([[5], {}, []], "embed is list"),
     ([[5], {}, {"callbacks": "x"}], "embed callbacks is str"),
+    ([[5], {}, {"chain": [7]}], "embed chain holds 7, not a task signature"),
+    ([[5], {}, {"errbacks": [{"args": []}]}], "embed errbacks holds"),
+    ([[5], {}, {"chord": {"task": ""}}], "embed chord {'task': ''} is not a task signature"),
+    ([[5], {}, {"chain": [{"task": "test.judge"}]}], "embed chain holds"),
+    ([[5], {}, {"chain": [{"task": "test.judge", "options": {"task_id": 5}}]}], "embed chain holds"),
     ([[nested(30)], {}, {}], "nested deeper than 20 levels"),
     ({"args": "x"}, "args are str"),
     ({"a": 1, "b": 2, "c": 3}, "body is a mapping {'a': 1, 'b': 2, 'c': 3} without args"),
