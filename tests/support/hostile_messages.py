@@ -95,6 +95,8 @@ def hostile_messages(draw: st.DrawFn) -> Hostile:
             serializer, content_type, encoding = draw(encodings)
     if chosen.get("id") == "fresh":
         chosen["id"] = str(uuid.uuid4())
+    elif isinstance(chosen.get("id"), str):  # two messages with one id are one task, with one record: keep ids apart
+        chosen["id"] = f"{uuid.uuid4().hex[:8]}{chosen['id']}"
     if serializer is None:
         body = draw(st.binary(max_size=200)) if draw(st.booleans()) else json.dumps(body).encode()
     return Hostile(chosen, draw(properties), body, serializer, content_type, encoding)
