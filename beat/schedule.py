@@ -30,7 +30,8 @@ def daily_schedule(settings: Settings) -> crontab:
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # A watchdog on every organ's queue: it must run even when one organ has no worker (that may be why a run
-    # hangs), and it only touches open runs past their deadline, so running it several times is harmless.
+    # hangs). It only touches open runs (failing those past their deadline, resuming once those whose chord state
+    # was lost) and locks each run it changes, so running it several times is harmless.
     watchdogs = {f"watchdog-{organ}": {"task": "organism.watchdog", "schedule": settings.watchdog_interval_s,
                                        "options": {"queue": organ, "routing_key": organ,
                                                    "priority": settings.max_priority}}
