@@ -23,6 +23,7 @@ from kombu.message import Message
 
 from organism import deadletter, message_checks, tracking
 from organism.errors import PermanentError
+from organism.outages import unreachable
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.bad_messages:Consumer"
@@ -191,14 +192,15 @@ def _malformed(sender: Any = None, message: Message | None = None, exc: BaseExce
 @signals.task_failure.connect
 def _failed(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
             args: Any = None, kwargs: Any = None, einfo: Any = None, **_: Any) -> None:
-    """A failure nothing recorded: a task that is not a skill, or a call that failed before its skill's body.
+    """A failure of a task that is not a skill (a skill records its own before Celery sends this signal).
 
-    A skill records its own failures before Celery sends this signal, so a record of the task id means there is
-    nothing to do. A hard time limit is left alone: Celery hands its message out again, and the delivery cap
-    (above) ends it.
+    Left alone: a hard time limit, whose message Celery hands out again (the delivery cap ends it), and a broker or
+    result backend out of reach, whose unacknowledged message comes back too.
     """
     settings = getattr(getattr(sender, "app", None), "settings", None)  # an Organism app's task, not another's
-    if settings is None or task_id is None or isinstance(exception, TimeLimitExceeded):
+    if settings is None or task_id is None or getattr(sender, "skill", None) is not None:
+        return
+    if isinstance(exception, (TimeLimitExceeded, *unreachable(sender.app))):
         return
     if deadletter.exists(settings.database, task_id):
         return

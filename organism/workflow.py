@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from organism import tracking
 from organism.errors import OrganismError
+from organism.outages import unreachable
 from organism.settings import Settings, get_settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
@@ -162,13 +163,6 @@ def start(app: Celery, name: str, day: date | None = None) -> Started:
             s.execute(delete(Run).where(Run.id == ctx.run_id))
         raise BrokerUnavailable(f"could not publish run {key} to {masked(settings.broker)}: {error}") from None
     return Started(ctx.run_id, key, created=True)
-
-
-def unreachable(app: Celery) -> tuple[type[BaseException], ...]:
-    """The errors that mean the broker or the result backend could not be reached or refused the login."""
-    broker = app.connection_for_write()  # not connected: only its transport's error classes are read
-    return (OperationalError, OSError, *broker.connection_errors, *broker.channel_errors,
-            *getattr(app.backend, "connection_errors", ()))
 
 
 class CannotResume(OrganismError):

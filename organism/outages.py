@@ -1,0 +1,13 @@
+"""Which errors mean a service is out of reach, as opposed to a call that is wrong."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+
+def unreachable(app: Celery) -> tuple[type[BaseException], ...]:
+    """The errors that mean the broker or the result backend could not be reached or refused the login."""
+    broker = app.connection_for_write()  # not connected: only its transport's error classes are read
+    return (OperationalError, OSError, *broker.connection_errors, *broker.channel_errors,
+            *getattr(app.backend, "connection_errors", ()))
