@@ -1,10 +1,11 @@
-"""Messages a worker cannot run: malformed, undecodable, for an unknown task, or expired before they ran.
+"""Messages a worker cannot run: malformed, undecodable, for an unknown task, past the delivery cap, or expired.
 
 Every one is rejected (on RabbitMQ that sends it to the dead-letter exchange), logged in one line, recorded as
 one dead letter, and its Celery result set to FAILURE where it has a task id, so a caller's ``.get()`` does not
 wait for ever; the worker goes on consuming. :class:`Consumer` checks each message (organism.message_checks)
-before Celery's own handler sees it, and turns anything that still raises out of that handler into a dead letter
-instead of letting it stop the worker's main process.
+and counts its redeliveries before Celery's own handler sees it, and turns anything that still raises out of
+that handler into a dead letter instead of letting it stop the worker's main process. A failed task that is not a
+skill, and an item a transport could not read as a message (organism.envelopes), are recorded here too.
 """
 
 from __future__ import annotations
@@ -165,11 +166,7 @@ class Consumer(CeleryConsumer):
                 message.reject(requeue=False)
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
-        try:
-            _record(self.app, _letter(message, "undecodable", exc))
-            _fail_result(self.app, message, exc)
-        finally:
-            message.reject(requeue=False)
+        self._dead(message, exc, "undecodable")
 
 
 @signals.task_unknown.connect
