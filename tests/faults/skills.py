@@ -19,6 +19,7 @@ from organism.skill import skill
 from organism.tracking import RUN_HEADER
 from organism.workflow import Plan, RunContext, register
 from tasks.daily_sync import shape
+from tests.support.holds import hold
 from tests.support.noop import judge, keep
 
 TRACES = "redis://127.0.0.1:6379/10"
@@ -59,7 +60,7 @@ def apply(prefix: str, key: str, work_s: float) -> str:
 
 @skill(organ="perception", name="faults.slow_scan", effect="read-only")
 def slow_scan(sources: list[str]) -> dict[str, Any]:
-    time.sleep(3)
+    hold(at_most_s=3)  # until the test has taken the service down and releases the run
     return {"quadrant": "q", "items_scanned": len(sources), "findings": []}
 
 

@@ -31,6 +31,7 @@ from tests.faults.conftest import (
     redis_answers,
 )
 from tests.faults.skills import SLOW_SYNC
+from tests.support.holds import release
 from tests.support.noop import where
 from tests.support.services import wait_for
 
@@ -86,6 +87,7 @@ def test_a_run_completes_across_a_service_restart_mid_run(
 
     stop()
     down_at = time.monotonic()
+    release(faults.settings, run_id)
     # Scan bookkeeping goes to PostgreSQL, which stays up: it tells when the scans have finished their work.
     wait_for(lambda: scans(faults, run_id, "succeeded"), 15, "the scans to finish while the service is down")
     bring_back()

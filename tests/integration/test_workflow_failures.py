@@ -13,6 +13,7 @@ from organism.store import session
 from organism.store.models import Node, Run, utcnow
 from organism.workflow import CannotResume, find_run, resume, start, watchdog
 from tests.conftest import Cluster
+from tests.support.holds import release
 from tests.support.noop import FAIL_SYNC, GATE, HANG_SYNC, NOOP_SYNC
 from tests.support.services import finished_run, wait_for
 
@@ -70,6 +71,7 @@ def test_resume_refuses_while_nodes_are_at_work(cluster: Cluster) -> None:
 
     with pytest.raises(CannotResume, match=r"still has nodes at work \([^)]*q1\.slow"):
         resume(cluster.app, started.run_id)
+    release(cluster.settings, started.run_id)
 
 
 def _node(cluster: Cluster, run_id: str, name: str) -> str | None:
@@ -95,6 +97,7 @@ def test_the_watchdog_fails_a_run_past_its_deadline(cluster: Cluster) -> None:
     run = finished_run(cluster.settings.database, started.run_id, timeout_s=20)
     assert run.status == "failed"
     assert run.error is not None and "passed; unfinished: " in run.error and run.error.endswith("store")
+    release(cluster.settings, started.run_id)
 
 
 def test_the_watchdog_recovers_successes_whose_bookkeeping_was_lost(cluster: Cluster) -> None:

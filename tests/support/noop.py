@@ -73,9 +73,10 @@ def gated_scan(sources: list[str]) -> dict[str, Any]:
 
 @skill(organ="perception", name="test.slow_scan", effect="read-only")
 def slow_scan(sources: list[str]) -> dict[str, Any]:
-    import time
+    """Busy until the test releases its run (tests.support.holds), at most 4 s."""
+    from tests.support.holds import hold
 
-    time.sleep(4)
+    hold(at_most_s=4)
     return {"quadrant": "q1", "items_scanned": 0, "findings": []}
 
 
