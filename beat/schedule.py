@@ -16,7 +16,7 @@ from celery import Celery, current_app, signals
 from celery.schedules import crontab
 
 from organism.settings import Settings
-from organism.workflow import today
+from organism.workflows.runs import today
 from tasks.daily_sync import NAME
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from sqlalchemy import delete, inspect
 
 from bench.noop_tasks import RAW
 from organism import store
-from organism.doctor import check_broker, check_results, check_store
+from organism.cli.doctor import check_broker, check_results, check_store
 from organism.local import LocalWorkers, worker_command
 from organism.settings import Settings, get_settings, load, masked
 from organism.store.db import engine_for

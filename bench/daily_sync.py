@@ -44,10 +44,11 @@ from bench.common import (
     step,
 )
 from bench.noop_tasks import RAW_SHAPE, SKILL_SHAPE, daily_sync_canvas
-from organism import store, tracking
+from organism import store
 from organism.settings import ORGANS
 from organism.store.models import Node, Run, utcnow
-from organism.workflow import find_run, start
+from organism.workflows import tracking
+from organism.workflows.runs import find_run, start
 
 MODULES = ["bench.noop_tasks", "tests.support.noop"]
 NOOP_SYNC = "noop-sync"  # tests/support/noop.py

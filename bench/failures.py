@@ -10,7 +10,7 @@ exchange), so the difference is what Organism's failure handling adds.
   2 ms) and when the message reaches the ``organism.dead`` queue (a consumer). Two failure kinds: a permanent
   error (dead at once) and a transient one whose one retry (0 s backoff) also fails (exhausted).
 * Replay: N calls fail (a gate in Redis is closed), the gate opens, and every dead letter is replayed: with
-  ``deadletter.replay`` (the Python API ``organism dlq replay`` loops over), with the ``organism dlq replay --all``
+  ``dead_letters.replay`` (the Python API ``organism dlq replay`` loops over), with the ``organism dlq replay --all``
   command, and, as raw Celery's nearest equivalent, by moving the rejected messages from the dead-letter queue
   back to the organ queue (a shovel: no record, no status, no idempotence). Rates from the first replay to the
   last one published, and to the last replayed call's success; the methods alternate over several rounds.
@@ -40,10 +40,11 @@ from kombu import Connection, Consumer, Message, Queue
 from sqlalchemy import delete, select
 
 from bench.common import REDIS_RESULTS_URL, ROOT, BenchError, Report, Summary, cluster, main, parser, step
-from organism import deadletter, store
+from organism import store
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE
 from organism.errors import PermanentError, TransientError
-from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE
-from organism.retry import RetryPolicy
+from organism.failures import dead_letters
+from organism.failures.retry import RetryPolicy
 from organism.skill import skill
 from organism.store.db import engine_for
 from organism.store.models import DeadLetter
@@ -304,7 +305,7 @@ def dead_letter_ids(database: str, task_ids: list[str]) -> list[int]:
     wanted = set(task_ids)
     deadline = time.monotonic() + 60
     while True:
-        letters = [letter for letter in deadletter.find(database, skill="bench.gated") if letter.task_id in wanted]
+        letters = [letter for letter in dead_letters.find(database, skill="bench.gated") if letter.task_id in wanted]
         if len(letters) == len(wanted):
             return [letter.id for letter in letters]
         if time.monotonic() > deadline:
@@ -338,7 +339,7 @@ def replay_api(app: Celery, database: str, count: int) -> Replayed:
     ids = dead_letter_ids(database, fail_batch(app, "bench.gated", count))
     set_gate(True)
     began = time.perf_counter()
-    new_ids = [deadletter.replay(app, letter_id) for letter_id in ids]
+    new_ids = [dead_letters.replay(app, letter_id) for letter_id in ids]
     published = time.perf_counter()
     wait_succeeded(app, new_ids)
     return Replayed(count, published - began, time.perf_counter() - began)
@@ -393,7 +394,7 @@ def replay_shovel(app: Celery, count: int) -> Replayed:
 
 def measure_replay(report: Report, app: Celery, database: str, count: int, rounds: int) -> None:
     methods: dict[str, Callable[[], Replayed]] = {
-        "deadletter.replay() per record (Python API)": lambda: replay_api(app, database, count),
+        "dead_letters.replay() per record (Python API)": lambda: replay_api(app, database, count),
         "organism dlq replay --all (one process, incl. start-up)": lambda: replay_cli(app, database, count),
         f"raw Celery: shovel {DEAD_LETTER_QUEUE} back to the queue": lambda: replay_shovel(app, count),
     }

@@ -35,7 +35,7 @@ from celery.result import AsyncResult
 
 from bench.common import BenchError, Cluster, Report, cluster, main, parser, step
 from bench.noop_tasks import RAW
-from organism import deadletter
+from organism.failures import dead_letters
 from tests.faults.conftest import REDIS_ENV, children, kill_leftovers
 from tests.faults.skills import traces
 from tests.faults.test_worker_kills import REDIS_BRPOP_WINDOW, in_hand
@@ -166,7 +166,7 @@ def tally(profile: str, database: str, prefix: str, calls: dict[str, AsyncResult
     completed = {key for key, state in states.items() if state == "SUCCESS"}
     failed = len(states) - len(completed)
     ids = {call.id for call in calls.values()}
-    letters = [letter for letter in deadletter.find(database, skill=APPLY, status=None)
+    letters = [letter for letter in dead_letters.find(database, skill=APPLY, status=None)
                if letter.task_id in ids]
     lost = set(calls) - set(states)
     lost_started = lost & set(started_keys)

@@ -1,5 +1,5 @@
 """``python -m organism`` is the ``organism`` command."""
 
-from organism.cli import main
+from organism.cli.main import main
 
 main()

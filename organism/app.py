@@ -10,11 +10,14 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism import bad_messages, embedded, node_writer, redis_transport, result_backends
+from organism.brokers import embedded, redis_transport
+from organism.brokers import results as result_backends
+from organism.brokers.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
+from organism.failures import bad_messages
 from organism.observability import events, hooks
-from organism.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
+from organism.workflows import node_writer
 
 
 class Organism(Celery):

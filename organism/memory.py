@@ -2,7 +2,7 @@
 
 It lives in the store's database unless ``ORGANISM_MEMORY_URL`` points elsewhere, and it is optional: when its
 database cannot be reached, :func:`recall` raises :class:`~organism.errors.Unavailable` so that a skill that
-declared ``optional=["memory"]`` finishes without it (organism.degrade).
+declared ``optional=["memory"]`` finishes without it (organism.failures.degrade).
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
+from organism.failures.retry import RetryPolicy
 from organism.gateway.settings import GatewaySettings
 from organism.observability.settings import ObservabilitySettings
-from organism.retry import RetryPolicy
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")

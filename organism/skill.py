@@ -25,17 +25,18 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from pydantic import TypeAdapter, ValidationError, validate_call
 
-from organism import deadletter, degrade, node_writer, tracking
 from organism.errors import InvalidArguments, SkillDefinitionError
-from organism.failures import Action, classify
-from organism.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
+from organism.failures import dead_letters, degrade
+from organism.failures.classify import Action, classify
+from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.settings import Settings, get_settings
+from organism.workflows import node_writer, tracking
 
 # How many retries a call has spent (deferrals spend none). Only the count travels with the message: the history
 # of its attempts is kept in the store, as a header that grew with each retry outgrew RabbitMQ's frame.
 ATTEMPTS_HEADER = "organism_attempts"
 # Headers a retry must carry on: Celery re-sends a task with its standard options only.
-CARRIED_HEADERS = (tracking.RUN_HEADER, tracking.NODE_HEADER, RETRY_HEADER, deadletter.REPLAY_HEADER)
+CARRIED_HEADERS = (tracking.RUN_HEADER, tracking.NODE_HEADER, RETRY_HEADER, dead_letters.REPLAY_HEADER)
 # Celery task options a skill may set; anything else is refused at import, not at the first message.
 CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "priority", "ignore_result"})
 _POLICY = TypeAdapter(RetryPolicy)  # checks the types of a retry header's fields, which the dataclass does not
@@ -82,7 +83,7 @@ class SkillTask(Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Redeliveries are counted, and a message past the delivery cap dead-lettered, by the worker's main
-        # process before the task starts (organism.bad_messages): a message can kill its worker before this runs.
+        # process before the task starts (failures.bad_messages): a message can kill its worker before this runs.
         request = self.request
         try:
             with degrade.collecting(self.skill.optional) as degraded:
@@ -146,7 +147,7 @@ class SkillTask(Task):
         error = "; ".join([_describe(exc), *problems])
         if action is Action.DEAD or (action is Action.RETRY and spent >= policy.max_retries):
             reason = "permanent" if action is Action.DEAD else "exhausted"
-            self._dead_letter(exc, reason, deadletter.attempt(action, error), args, kwargs,
+            self._dead_letter(exc, reason, dead_letters.attempt(action, error), args, kwargs,
                               tracking.deliveries(database, request.id))
             return
         if action is Action.DEFER:
@@ -162,7 +163,7 @@ class SkillTask(Task):
             raise self.retry(exc=exc, countdown=countdown,
                              headers={**headers, ATTEMPTS_HEADER: spent + (action is Action.RETRY)})
         except Reject as refused:  # the retry could not be sent: Celery would reject the message unrecorded
-            self._dead_letter(exc, "retry-failed", deadletter.attempt(Action.DEAD, f"the retry could not be sent: "
+            self._dead_letter(exc, "retry-failed", dead_letters.attempt(Action.DEAD, f"the retry could not be sent: "
                                                                                   f"{refused.reason!r}"),
                               args, kwargs, tracking.deliveries(database, request.id))
 
@@ -170,16 +171,16 @@ class SkillTask(Task):
                      deliveries: int) -> None:
         """Record ``exc`` as the end of this call: the store's attempts, then ``last``; the arguments as given."""
         request = self.request
-        letter = deadletter.Letter(
+        letter = dead_letters.Letter(
             task_id=request.id, task_name=self.name, organ=self.skill.organ, run_id=tracking.run_of(request),
             node=None, args=list(args) if isinstance(args, list | tuple) else args,
             kwargs=dict(kwargs) if isinstance(kwargs, Mapping) else kwargs, reason=reason,
             error_type=type(exc).__name__, error_message=_text(exc),
             traceback="".join(traceback.format_exception(exc)), attempts=[last], delivery_count=deliveries,
-            replay_of=getattr(request, deadletter.REPLAY_HEADER, None))
+            replay_of=getattr(request, dead_letters.REPLAY_HEADER, None))
         node_writer.flush()  # this node's start, if still queued, must not land after its failure
         tracking.gave_up(self.settings.database, letter)
-        deadletter.publish_copy(self.app, letter)
+        dead_letters.publish_copy(self.app, letter)
 
 
 def _describe(exc: BaseException) -> str:
@@ -231,7 +232,7 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
         effect: ``read-only``, ``idempotent`` or ``unsafe`` (the default, the cautious guess).
         retry: retry fields this skill overrides (a :class:`RetryPolicy` or a dict of its fields).
         transient / permanent: exception classes this skill declares retryable / hopeless.
-        optional: dependencies (``memory``, ``model``) the skill can do without: see organism.degrade.
+        optional: dependencies (``memory``, ``model``) the skill can do without: see organism.failures.degrade.
 
     Raises:
         SkillDefinitionError: an unknown organ, effect, retry field or option, or a malformed quadrant.

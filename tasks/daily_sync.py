@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import chain, chord
 
-from organism.workflow import Plan, RunContext, register
+from organism.workflows.runs import Plan, RunContext, register
 from tasks import evolution, judgment, perception, relationship
 
 NAME = "daily-sync"

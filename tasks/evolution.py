@@ -6,11 +6,11 @@ from typing import Any
 
 from celery import current_app
 
-from organism.degrade import optional
+from organism.failures.degrade import optional
 from organism.memory import recall
 from organism.settings import get_settings
 from organism.skill import skill
-from organism.workflow import find_run, node_results, save_report
+from organism.workflows.runs import find_run, node_results, save_report
 
 MEMORY_THEMES = 5
 

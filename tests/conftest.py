@@ -16,7 +16,7 @@ from organism.app import Organism, create_app
 from organism.local import LocalWorkers
 from organism.settings import Settings
 from organism.store.models import DeadLetter, Delivery, Report, Run
-from organism.workflow import start
+from organism.workflows.runs import start
 from tests.support.services import (
     ROOT,
     ensure_rabbit_vhost,

@@ -18,11 +18,11 @@ from celery import current_task
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from organism import tracking
 from organism.gateway.models import LedgerEntry, insert_ignoring_duplicates
 from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.store import session
+from organism.workflows import tracking
 
 SEQ_ATTRIBUTE = "organism_gateway_calls"  # kept on the Celery request: it lives exactly as long as the attempt
 GROUPS = {"skill": LedgerEntry.skill, "model": LedgerEntry.model, "organ": LedgerEntry.organ,

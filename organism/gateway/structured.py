@@ -19,8 +19,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from organism.degrade import optional
 from organism.errors import PermanentError, Unavailable
+from organism.failures.degrade import optional
 from organism.gateway.breaker import CircuitOpen
 from organism.gateway.budget import BudgetExhausted
 from organism.gateway.client import Gateway, Message, gateway

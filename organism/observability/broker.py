@@ -25,7 +25,7 @@ from typing import Any
 from kombu import Connection
 from kombu.exceptions import ChannelError
 
-from organism.queues import DEAD_LETTER_QUEUE
+from organism.brokers.queues import DEAD_LETTER_QUEUE
 
 PUBLISHED_HEADER = "organism_published_at"  # epoch seconds, set by the producer (clocks in sync: NTP)
 

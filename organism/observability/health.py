@@ -7,7 +7,7 @@ worker`` (a docker-compose healthcheck or a Kubernetes exec probe, on the worker
 file is written once the worker is ready (its consumer started), and removed when it shuts down cleanly.
 
 Readiness is :func:`readiness`: the broker answers and the store is reachable at the current schema
-(:mod:`organism.doctor`'s checks, with their fixes); the console serves it as ``/readyz``.
+(:mod:`organism.cli.doctor`'s checks, with their fixes); the console serves it as ``/readyz``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from organism.doctor import Check, check_broker, check_store
+from organism.cli.doctor import Check, check_broker, check_store
 from organism.settings import Settings
 
 

@@ -16,8 +16,8 @@ import redis
 from celery import current_task, signals
 
 from organism.skill import skill
-from organism.tracking import RUN_HEADER
-from organism.workflow import Plan, RunContext, register
+from organism.workflows.runs import Plan, RunContext, register
+from organism.workflows.tracking import RUN_HEADER
 from tasks.daily_sync import shape
 from tests.support.holds import hold
 from tests.support.noop import judge, keep

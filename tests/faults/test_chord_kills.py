@@ -30,7 +30,7 @@ from sqlalchemy import update
 
 from organism.store import session
 from organism.store.models import Delivery, Run, utcnow
-from organism.workflow import start
+from organism.workflows.runs import start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat, children, kill_leftovers
 from tests.faults.skills import KILLED_HEADER_SYNC, KILLED_WORKER_SYNC, traces

@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from organism.store.models import Run
-from organism.workflow import WATCHDOG_FAILED, WATCHDOG_RESUMED, find_run, report_of, start
+from organism.workflows.runs import WATCHDOG_FAILED, WATCHDOG_RESUMED, find_run, report_of, start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat
 from tests.observability.servers import AUTH, OPERATOR_ENV, serving

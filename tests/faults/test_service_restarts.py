@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from organism.store.models import Run
-from organism.workflow import WATCHDOG_RESUMED, find_run, start
+from organism.workflows.runs import WATCHDOG_RESUMED, find_run, start
 from tests.conftest import Cluster
 from tests.faults.conftest import (
     Beat,

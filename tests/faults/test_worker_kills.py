@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from celery.result import AsyncResult
 
-from organism import deadletter
+from organism.failures import dead_letters
 from tests.conftest import Cluster
 from tests.faults.conftest import alive, children, kill_leftovers
 from tests.faults.skills import apply, traces
@@ -108,7 +108,7 @@ def settle(cluster: Cluster, scenario: str, prefix: str, calls: dict[str, AsyncR
                   f"{cluster.workers.log_tail('perception', 30)}")
             raise
     ids = {call.id for call in calls.values()}
-    letters = [letter for letter in deadletter.find(cluster.settings.database, status=None) if letter.task_id in ids]
+    letters = [letter for letter in dead_letters.find(cluster.settings.database, status=None) if letter.task_id in ids]
     started_keys = [str(key) for key in r.lrange(f"{prefix}:started", 0, -1)]
     finished_keys = [str(key) for key in r.lrange(f"{prefix}:finished", 0, -1)]
     return Tally(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from organism.cli import main
+from organism.cli.main import main
 from tests.conftest import daily_sync_on_own_workers
 from tests.gateway.conftest import API_KEY, FakeServer
 from tests.support.services import ensure_services

@@ -9,8 +9,8 @@ from celery.result import ResultSet
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from organism.cli.gateway import ledger
 from organism.gateway.budget import BudgetExhausted
-from organism.gateway.cli import ledger
 from organism.gateway.client import Gateway
 from organism.gateway.ledger import ledger_totals
 from organism.gateway.models import LedgerEntry

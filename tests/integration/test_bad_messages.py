@@ -17,8 +17,8 @@ from celery.result import AsyncResult
 from kombu import Exchange
 from sqlalchemy import create_engine, text
 
-from organism import deadletter
-from organism.bad_messages import MalformedMessage
+from organism.failures import dead_letters
+from organism.failures.bad_messages import MalformedMessage
 from tests.conftest import Cluster, Clusters
 from tests.support.noop import echo
 from tests.support.services import wait_for
@@ -57,12 +57,12 @@ def _publish(cluster: Cluster, body: object, serializer: str = "json", task: obj
     return chosen if isinstance(chosen, str) else ""
 
 
-def _letters(cluster: Cluster, **where: object) -> list[deadletter.DeadLetter]:
-    return [d for d in deadletter.find(cluster.settings.database, status=None)
+def _letters(cluster: Cluster, **where: object) -> list[dead_letters.DeadLetter]:
+    return [d for d in dead_letters.find(cluster.settings.database, status=None)
             if all(getattr(d, k) == v for k, v in where.items())]
 
 
-def _one_letter(cluster: Cluster, what: str, **where: object) -> deadletter.DeadLetter:
+def _one_letter(cluster: Cluster, what: str, **where: object) -> dead_letters.DeadLetter:
     found = wait_for(lambda: _letters(cluster, **where), 20, f"the dead letter of {what}")
     assert len(found) == 1, f"{what}: {len(found)} dead letters, expected one"
     return found[0]

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from organism.workflow import report_of, start
+from organism.workflows.runs import report_of, start
 from tests.conftest import Cluster
 from tests.support.services import finished_run
 

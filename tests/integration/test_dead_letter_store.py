@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from organism import deadletter, store, tracking
+from organism import store
 from organism.app import create_app
-from organism.deadletter import Letter
-from organism.failures import Action
+from organism.failures import dead_letters
+from organism.failures.classify import Action
+from organism.failures.dead_letters import Letter
 from organism.settings import Settings
 from organism.store.models import Attempt, DeadLetter, Node, Run
+from organism.workflows import tracking
 from tests.support.services import fresh_pg_database
 
 pytestmark = pytest.mark.integration
@@ -39,12 +41,12 @@ def letter(**given: object) -> Letter:
     fields: dict[str, object] = {
         "task_id": str(uuid.uuid4()), "task_name": "test.fail_with", "organ": "perception", "run_id": None,
         "node": None, "args": ["a"], "kwargs": {}, "reason": "permanent", "error_type": "PermanentError",
-        "error_message": "no", "traceback": None, "attempts": [deadletter.attempt("dead", "PermanentError: no")]}
+        "error_message": "no", "traceback": None, "attempts": [dead_letters.attempt("dead", "PermanentError: no")]}
     return Letter(**(fields | given))  # type: ignore[arg-type]
 
 
 def stored(url: str, task_id: str) -> DeadLetter:
-    [found] = [d for d in deadletter.find(url, status=None) if d.task_id == task_id]
+    [found] = [d for d in dead_letters.find(url, status=None) if d.task_id == task_id]
     return found
 
 
@@ -52,7 +54,7 @@ def test_text_the_database_refuses_is_escaped_in_every_field(url: str) -> None:
     bad = "x\x00y\udc80z"
     given = letter(task_name=f"test.{bad}", organ=bad, args=[bad, {bad: [bad]}], kwargs={bad: bad},
                    error_type=f"E{bad}", error_message=bad, traceback=f"Traceback: {bad}",
-                   attempts=[deadletter.attempt("dead", bad)])
+                   attempts=[dead_letters.attempt("dead", bad)])
 
     tracking.gave_up(url, given)
 
@@ -68,7 +70,7 @@ def test_text_the_database_refuses_is_escaped_in_every_field(url: str) -> None:
 def test_large_values_keep_their_head_and_full_size(url: str) -> None:
     big = "x" * 10_485_760
     given = letter(args=[big, 2], kwargs={"text": big}, error_message=big, traceback=big,
-                   attempts=[deadletter.attempt("retry", big)])
+                   attempts=[dead_letters.attempt("retry", big)])
 
     tracking.gave_up(url, given)
 
@@ -78,16 +80,16 @@ def test_large_values_keep_their_head_and_full_size(url: str) -> None:
     assert (found.traceback or "").endswith(marker) and found.args[0].endswith(marker)
     assert found.args[1] == "…[truncated, 2 items]" and found.kwargs["text"].endswith(marker)
     assert len(found.attempts[0]["error"]) < 1100 and found.attempts[0]["error"].endswith(marker)
-    with pytest.raises(deadletter.ReplayRefused, match="cut or escaped to fit the store"):
+    with pytest.raises(dead_letters.ReplayRefused, match="cut or escaped to fit the store"):
         _replay(url, found.id)
 
 
 def _replay(url: str, letter_id: int) -> str:
-    return deadletter.replay(create_app(Settings(database_url=url)), letter_id)
+    return dead_letters.replay(create_app(Settings(database_url=url)), letter_id)
 
 
 def test_attempts_kept_in_the_store_open_the_history_and_leave_the_store(url: str) -> None:
-    given = letter(reason="exhausted", attempts=[deadletter.attempt("retry", "TransientError: third")])
+    given = letter(reason="exhausted", attempts=[dead_letters.attempt("retry", "TransientError: third")])
     tracking.retrying(url, given.task_id, Action.RETRY, "TransientError: first", in_run=False)
     tracking.retrying(url, given.task_id, Action.DEFER, "Deferred: circuit open", in_run=False)
     tracking.retrying(url, given.task_id, Action.RETRY, "TransientError: second\x00", in_run=False)
@@ -104,14 +106,14 @@ def test_attempts_kept_in_the_store_open_the_history_and_leave_the_store(url: st
 
 
 def test_a_call_retried_very_often_keeps_its_latest_attempts(url: str) -> None:
-    given = letter(reason="exhausted", attempts=[deadletter.attempt("retry", "last")])
+    given = letter(reason="exhausted", attempts=[dead_letters.attempt("retry", "last")])
     for n in range(150):
         tracking.retrying(url, given.task_id, Action.RETRY, f"attempt {n}", in_run=False)
 
     tracking.gave_up(url, given)
 
     attempts = stored(url, given.task_id).attempts
-    assert len(attempts) == deadletter.ATTEMPTS_KEPT
+    assert len(attempts) == dead_letters.ATTEMPTS_KEPT
     assert attempts[0]["error"] == "…[truncated, 151 attempts]"
     assert [a["error"] for a in attempts[-2:]] == ["attempt 149", "last"]
 
@@ -175,7 +177,7 @@ def test_a_failed_node_and_its_run_take_the_escaped_error(url: str) -> None:
 def test_a_record_the_store_refuses_is_written_minimal(url: str, caplog: pytest.LogCaptureFixture) -> None:
     given = letter(delivery_count=2**70, args=["kept?"], error_message="the error")  # out of any integer column
 
-    with caplog.at_level(logging.ERROR, logger="organism.tracking"):
+    with caplog.at_level(logging.ERROR, logger="organism.workflows.tracking"):
         tracking.gave_up(url, given)
 
     found = stored(url, given.task_id)
@@ -192,13 +194,13 @@ def test_the_same_task_is_recorded_once(url: str) -> None:
     tracking.gave_up(url, given)
     tracking.gave_up(url, given)
 
-    assert len([d for d in deadletter.find(url, status=None) if d.task_id == given.task_id]) == 1
+    assert len([d for d in dead_letters.find(url, status=None) if d.task_id == given.task_id]) == 1
 
 
 def test_an_unreachable_store_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     given = letter()
 
-    with caplog.at_level(logging.ERROR, logger="organism.tracking"):
+    with caplog.at_level(logging.ERROR, logger="organism.workflows.tracking"):
         tracking.gave_up("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", given)
 
     assert f"could not record the dead letter of task {given.task_id}: the store is unreachable" in caplog.text

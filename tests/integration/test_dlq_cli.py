@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from organism import deadletter
+from organism.failures import dead_letters
 from tests.conftest import Cluster
 from tests.integration.test_cli import organism
 from tests.support.faulty import refuse
@@ -14,8 +14,8 @@ from tests.support.services import wait_for
 pytestmark = pytest.mark.integration
 
 
-def _letters(cluster: Cluster, count: int) -> list[deadletter.DeadLetter]:
-    return wait_for(lambda: (found := deadletter.find(cluster.settings.database)) and len(found) == count and found,
+def _letters(cluster: Cluster, count: int) -> list[dead_letters.DeadLetter]:
+    return wait_for(lambda: (found := dead_letters.find(cluster.settings.database)) and len(found) == count and found,
                     20, f"{count} dead letters")
 
 

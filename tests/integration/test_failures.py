@@ -13,12 +13,13 @@ from kombu import Queue
 from kombu.exceptions import ContentDisallowed, DecodeError
 from sqlalchemy import select
 
-from organism import deadletter, store
-from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
-from organism.retry import RETRY_HEADER, RetryPolicy
+from organism import store
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
+from organism.failures import dead_letters
+from organism.failures.retry import RETRY_HEADER, RetryPolicy
 from organism.skill import ATTEMPTS_HEADER
 from organism.store.models import Attempt, DeadLetter
-from organism.tracking import RUN_HEADER
+from organism.workflows.tracking import RUN_HEADER
 from tests.conftest import Cluster, Clusters
 from tests.support.faulty import SIDE_EFFECTS, crash, fail_with, fetch, refuse
 from tests.support.http import Script, scripted_server
@@ -57,7 +58,7 @@ def drain_dead_queue(cluster: Cluster) -> list[tuple[dict, dict]]:  # type: igno
 
 
 def letters(cluster: Cluster, **filters: object) -> list[DeadLetter]:
-    return deadletter.find(cluster.settings.database, status=None, **filters)  # type: ignore[arg-type]
+    return dead_letters.find(cluster.settings.database, status=None, **filters)  # type: ignore[arg-type]
 
 
 def test_429_with_retry_after_waits_as_long_as_the_server_says(broker: Cluster, server: tuple[str, Script]) -> None:
@@ -122,8 +123,8 @@ def test_replay_runs_the_call_again_once_however_often_it_is_asked(broker: Clust
     [letter] = wait_for(lambda: letters(broker), 10, "the dead letter")
     script.answer("/flaky", (200, {}))
 
-    first = deadletter.replay(broker.app, letter.id)
-    second = deadletter.replay(broker.app, letter.id)
+    first = dead_letters.replay(broker.app, letter.id)
+    second = dead_letters.replay(broker.app, letter.id)
 
     assert first == second
     assert broker.app.AsyncResult(first).get(timeout=20) == {"ok": True}
@@ -145,11 +146,11 @@ def test_replay_of_a_filtered_batch(broker: Cluster, server: tuple[str, Script])
     for path in paths:
         script.answer(path, (200, {}))
 
-    replayed = [deadletter.replay(broker.app, letter.id) for letter in deadletter.find(
+    replayed = [dead_letters.replay(broker.app, letter.id) for letter in dead_letters.find(
         broker.settings.database, skill="test.fetch")]
 
     assert [broker.app.AsyncResult(task_id).get(timeout=20) for task_id in replayed] == [{"ok": True}] * 3
-    assert [letter.task_name for letter in deadletter.find(broker.settings.database)] == ["test.refuse"]
+    assert [letter.task_name for letter in dead_letters.find(broker.settings.database)] == ["test.refuse"]
 
 
 def test_an_unsafe_skill_is_replayed_only_when_forced(broker: Cluster) -> None:
@@ -157,8 +158,8 @@ def test_an_unsafe_skill_is_replayed_only_when_forced(broker: Cluster) -> None:
     crash.delay(marker)
     [letter] = wait_for(lambda: letters(broker, skill="test.crash"), 60, "the poison message's dead letter")
 
-    with pytest.raises(deadletter.ReplayRefused, match="declared unsafe"):
-        deadletter.replay(broker.app, letter.id)
+    with pytest.raises(dead_letters.ReplayRefused, match="declared unsafe"):
+        dead_letters.replay(broker.app, letter.id)
 
 
 def test_a_message_that_kills_its_worker_is_dead_lettered_after_the_delivery_cap(broker: Cluster) -> None:
@@ -210,8 +211,8 @@ def test_a_huge_error_that_is_retried_leaves_one_record_cut_to_size(broker: Clus
     assert all(len(a["error"]) < 1100 for a in letter.attempts)
     assert letter.args[0] == text or letter.args[0].endswith(f"…[truncated, {len(text)} chars]")
     if len(text) > broker.settings.dead_letter_max_chars:
-        with pytest.raises(deadletter.ReplayRefused, match="cut or escaped"):
-            deadletter.replay(broker.app, letter.id)
+        with pytest.raises(dead_letters.ReplayRefused, match="cut or escaped"):
+            dead_letters.replay(broker.app, letter.id)
 
 
 def test_many_quick_retries_keep_their_history_in_the_store_not_in_headers(broker: Cluster) -> None:
@@ -260,7 +261,7 @@ def test_a_run_header_that_is_not_text_still_leaves_one_record(broker: Cluster, 
 
     letter = one_letter(broker, outcome.id)
 
-    # the message checks (organism.message_checks) refuse it before it runs; the skill would record it too
+    # the message checks (organism.failures.message_checks) refuse it before it runs; the skill would record it too
     assert letter.reason in ("malformed", "permanent") and letter.run_id is None
 
 
@@ -268,14 +269,14 @@ def test_a_replay_that_fails_again_keeps_its_link(broker: Cluster) -> None:
     first = refuse.delay("no")
     original = one_letter(broker, first.id)
 
-    again = deadletter.replay(broker.app, original.id)
+    again = dead_letters.replay(broker.app, original.id)
 
     replayed = wait_for(lambda: [d for d in letters(broker) if d.task_id == again], 20, "the replay's dead letter")
     assert replayed[0].replay_of == original.id and replayed[0].reason == "permanent"
 
 
 def test_a_replay_header_naming_no_dead_letter_still_leaves_one_record(broker: Cluster) -> None:
-    outcome = refuse.apply_async(("no",), headers={deadletter.REPLAY_HEADER: 10**6})
+    outcome = refuse.apply_async(("no",), headers={dead_letters.REPLAY_HEADER: 10**6})
 
     letter = one_letter(broker, outcome.id)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from organism.workflow import report_of, start
+from organism.workflows.runs import report_of, start
 from tests.conftest import Cluster, daily_sync_on_own_workers
 from tests.support.services import finished_run
 

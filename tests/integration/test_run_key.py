@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from organism.store import session
 from organism.store.models import Run
-from organism.workflow import find_run, start, today
+from organism.workflows.runs import find_run, start, today
 from tests.conftest import Cluster
 from tests.support.noop import NOOP_SYNC
 from tests.support.services import ROOT, finished_run, wait_for

@@ -24,11 +24,12 @@ from celery.backends.database import DatabaseBackend
 from celery.result import AsyncResult
 from sqlalchemy import create_engine, text
 
-from organism import deadletter, store
+from organism import store
 from organism.app import Organism, create_app
+from organism.brokers.results import RefusedResult
 from organism.errors import PermanentError
+from organism.failures import dead_letters
 from organism.local import LocalWorkers
-from organism.result_backends import RefusedResult
 from tests.conftest import Cluster, make_settings
 from tests.support.credentials import connect
 from tests.support.faulty import refuse
@@ -118,7 +119,7 @@ def test_a_call_handed_secrets_leaves_none_in_the_log_the_result_backend_the_eve
     assert success_line.rstrip().endswith("s"), success_line
     assert shown_url in log
 
-    letter = wait_for(lambda: [d for d in deadletter.find(production.settings.database, skill="test.connect")
+    letter = wait_for(lambda: [d for d in dead_letters.find(production.settings.database, skill="test.connect")
                                if d.task_id == failed.id], 20, "the dead letter of the failed call")[0]
     assert password not in json.dumps(letter.__dict__, default=str) and shown_url in json.dumps(letter.args)
 
@@ -189,7 +190,7 @@ def test_a_tampered_row_in_results_sqlite_is_refused_and_never_unpickled(
         connection.execute(text("INSERT INTO celery_taskmeta (task_id, status, result) VALUES (:id, 'SUCCESS', :r)"),
                            {"id": task_id, "r": pickle.dumps(_Tamper(marker), protocol=4)})
 
-    with caplog.at_level(logging.ERROR, logger="organism.result_backends"):
+    with caplog.at_level(logging.ERROR, logger="organism.brokers.results"):
         with pytest.raises(RefusedResult, match=f"refused the stored result of task {task_id}: it is not json"):
             AsyncResult(task_id, app=app).state  # noqa: B018 (reading it is the test)
         with pytest.raises(RefusedResult):
@@ -208,7 +209,7 @@ def test_the_redis_result_backend_refuses_the_same_payload(production: Cluster, 
     results = redis.Redis.from_url(production.settings.results)
     results.set(f"celery-task-meta-{task_id}", pickle.dumps(_Tamper(marker), protocol=4), ex=600)
 
-    with (caplog.at_level(logging.ERROR, logger="organism.result_backends"),
+    with (caplog.at_level(logging.ERROR, logger="organism.brokers.results"),
           pytest.raises(RefusedResult, match=f"refused the stored result of task {task_id}: it is not json")):
         AsyncResult(task_id, app=production.app).state  # noqa: B018
 

@@ -8,10 +8,10 @@ import pytest
 import redis
 from sqlalchemy import update
 
-from organism import deadletter
+from organism.failures import dead_letters
 from organism.store import session
 from organism.store.models import Node, Run, utcnow
-from organism.workflow import CannotResume, find_run, resume, start, watchdog
+from organism.workflows.runs import CannotResume, find_run, resume, start, watchdog
 from tests.conftest import Cluster
 from tests.support.holds import release
 from tests.support.noop import FAIL_SYNC, GATE, HANG_SYNC, NOOP_SYNC
@@ -38,7 +38,7 @@ def test_a_failed_chord_header_fails_the_run_with_node_and_reason(cluster: Clust
     assert statuses["q2.gated"] == "failed" and statuses["q1.scan"] == "succeeded"
     assert statuses["synthesis"] == "pending", "the chord body ran despite a failed header"
     wait_for(lambda: _errbacks(cluster, run.id) == 1, 15, "the errback to run once")
-    [letter] = deadletter.find(cluster.settings.database, skill="test.gated_scan")
+    [letter] = dead_letters.find(cluster.settings.database, skill="test.gated_scan")
     assert (letter.run_id, letter.node, letter.reason) == (run.id, "q2.gated", "permanent")
 
 

@@ -13,14 +13,14 @@ import redis
 from playwright.sync_api import Page, expect
 from sqlalchemy import delete
 
-from organism import deadletter
+from organism.failures import dead_letters
 from organism.gateway import ledger
 from organism.gateway.ledger import day_start, ledger_totals
 from organism.gateway.models import LedgerEntry
 from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.store import session
-from organism.workflow import start
+from organism.workflows.runs import start
 from tests.conftest import Cluster
 from tests.support.noop import GATE, NOOP_SYNC, gated_scan
 from tests.support.services import finished_run, wait_for
@@ -34,13 +34,13 @@ def _shot(page: Page, artifacts: Path, name: str) -> None:
 
 def _unsafe_letter(url: str) -> int:
     """A dead letter of test.scan, a skill left at the default effect, unsafe: replaying it needs confirming."""
-    letter = deadletter.Letter(task_id=str(uuid.uuid4()), task_name="test.scan", organ="perception", run_id=None,
+    letter = dead_letters.Letter(task_id=str(uuid.uuid4()), task_name="test.scan", organ="perception", run_id=None,
                                node=None, args=[["feed"]], kwargs={}, reason="exhausted", error_type="TimeoutError",
                                error_message="source did not answer in 30s", traceback=None,
                                attempts=[{"at": datetime.now().isoformat(), "error": "TimeoutError", "action": "dead"}])
     with session(url) as s:
-        deadletter.record(s, letter)
-    return next(found.id for found in deadletter.find(url) if found.task_id == letter.task_id)
+        dead_letters.record(s, letter)
+    return next(found.id for found in dead_letters.find(url) if found.task_id == letter.task_id)
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_a_run_its_dead_letters_replayed_and_the_token_totals(production: Cluste
     gate.delete("gate")
     with pytest.raises(Exception, match="gate closed"):
         gated_scan.delay(["feed"]).get(timeout=20)
-    gated = wait_for(lambda: deadletter.find(url, skill="test.gated_scan"), 20, "the gated scan's dead letter")[0]
+    gated = wait_for(lambda: dead_letters.find(url, skill="test.gated_scan"), 20, "the gated scan's dead letter")[0]
     unsafe_id = _unsafe_letter(url)
 
     page.goto("/runs")
@@ -91,7 +91,7 @@ def test_a_run_its_dead_letters_replayed_and_the_token_totals(production: Cluste
     page.locator(f"button[data-replay='{gated.id}']").click()
     expect(page.locator(".flash.ok")).to_contain_text(f"dead letter {gated.id} replayed as task")
     expect(page.locator(f"tr[data-letter='{gated.id}']")).to_have_count(0)
-    replayed_as = deadletter.get(url, gated.id).replayed_as  # type: ignore[union-attr]
+    replayed_as = dead_letters.get(url, gated.id).replayed_as  # type: ignore[union-attr]
     assert production.app.AsyncResult(replayed_as).get(timeout=20)["quadrant"] == "q2"
 
     def replay_succeeded() -> bool:

@@ -12,9 +12,10 @@ import requests
 from celery import current_app
 from flask.testing import FlaskClient
 
-from organism import deadletter, store
+from organism import store
 from organism.app import create_app
 from organism.console import create_console
+from organism.failures import dead_letters
 from organism.observability.settings import ObservabilitySettings
 from organism.settings import Settings
 from tests.conftest import Cluster, make_settings
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 def test_replay_without_credentials_or_token_is_refused(production: Cluster, console: Server) -> None:
     with pytest.raises(Exception, match="no entry"):
         refuse.delay("no entry").get(timeout=20)
-    letter = wait_for(lambda: deadletter.find(production.settings.database), 20, "the dead letter")[0]
+    letter = wait_for(lambda: dead_letters.find(production.settings.database), 20, "the dead letter")[0]
 
     anonymous = console.post("/dead-letters/replay", data={"id": letter.id})
     wrong = console.post("/dead-letters/replay", data={"id": letter.id}, auth=(AUTH[0], "guess"))
@@ -37,7 +38,7 @@ def test_replay_without_credentials_or_token_is_refused(production: Cluster, con
     assert anonymous.status_code == wrong.status_code == 401
     assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
     assert forged.status_code == 400 and "stale or came from another site" in forged.text
-    assert deadletter.get(production.settings.database, letter.id).status == "dead"  # type: ignore[union-attr]
+    assert dead_letters.get(production.settings.database, letter.id).status == "dead"  # type: ignore[union-attr]
     assert console.get("/dead-letters").status_code == 401
     assert console.get("/dead-letters", auth=AUTH).status_code == 200
     assert console.get("/healthz").json() == {"status": "ok"}

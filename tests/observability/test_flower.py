@@ -11,7 +11,7 @@ import pytest
 import tornado.web
 from flower import urls
 
-from organism.workflow import start
+from organism.workflows.runs import start
 from tests.conftest import Cluster
 from tests.observability.servers import AUTH, OPERATOR_ENV, serving
 from tests.support.noop import NOOP_SYNC, echo

@@ -22,7 +22,7 @@ from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.gateway.semaphore import Semaphore
 from organism.store import session
-from organism.workflow import start
+from organism.workflows.runs import start
 from tests.conftest import Cluster
 from tests.integration.test_cli import organism
 from tests.observability.servers import AUTH, OPERATOR_ENV, Server, basic, free_port, serving

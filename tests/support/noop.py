@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from organism.skill import skill
-from organism.workflow import Plan, RunContext, register
+from organism.workflows.runs import Plan, RunContext, register
 from tasks.daily_sync import shape
 
 NOOP_SYNC = "noop-sync"

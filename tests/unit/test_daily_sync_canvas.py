@@ -9,8 +9,8 @@ from celery.canvas import _chain, _chord
 
 from organism.app import create_app
 from organism.settings import load
-from organism.tracking import NODE_HEADER, RUN_HEADER
-from organism.workflow import RunContext, builder
+from organism.workflows.runs import RunContext, builder
+from organism.workflows.tracking import NODE_HEADER, RUN_HEADER
 
 
 def _plan(run_id: str, **ctx: object):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from organism.deadletter import storable
+from organism.failures.dead_letters import storable
 
 
 def test_nul_and_lone_surrogates_become_visible_escapes() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kombu.message import Message
 
-from organism.message_checks import Limits, problem, task_id
+from organism.failures.message_checks import Limits, problem, task_id
 
 LIMITS = Limits(max_bytes=4096, max_depth=20)
 GOOD_HEADERS = {"task": "test.echo", "id": "0b3c1f9e-8d1a-4a51-9d0e-3c2b1a0f9e8d", "lang": "py", "retries": 0,

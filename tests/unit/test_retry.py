@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from organism.errors import Deferred, InvalidArguments, TransientError
-from organism.failures import Action, classify
-from organism.retry import RetryPolicy, backoff_s, parse_retry_after, retry_delay_s
+from organism.failures.classify import Action, classify
+from organism.failures.retry import RetryPolicy, backoff_s, parse_retry_after, retry_delay_s
 
 
 def test_backoff_doubles_from_two_seconds_within_the_jitter() -> None:
@@ -112,6 +112,6 @@ def test_a_retry_header_wins_with_its_values_checked() -> None:
 def test_a_run_header_that_is_not_text_names_no_run(header: object, run: str | None) -> None:
     from celery.app.task import Context
 
-    from organism.tracking import RUN_HEADER, run_of
+    from organism.workflows.tracking import RUN_HEADER, run_of
 
     assert run_of(Context({RUN_HEADER: header})) == run

@@ -13,15 +13,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from organism.cli_context import app_or_exit, services_or_exit, settings_or_exit
-from organism.dlq_cli import dlq
-from organism.gateway.cli import fake_model, ledger
-from organism.ops_cli import console as console_command
-from organism.ops_cli import flower, health, metrics
+from organism.cli.context import app_or_exit, services_or_exit, settings_or_exit
+from organism.cli.dlq import dlq
+from organism.cli.gateway import fake_model, ledger
+from organism.cli.ops import console as console_command
+from organism.cli.ops import flower, health, metrics
 from organism.settings import Settings
 
 if TYPE_CHECKING:
-    from organism.doctor import Check
+    from organism.cli.doctor import Check
 
 console = Console()
 
@@ -29,7 +29,7 @@ console = Console()
 def _ensure_store(settings: Settings) -> None:
     """Migrate an SQLite store in place (the embedded profile has nothing to set up); check any other."""
     from organism import store
-    from organism.doctor import check_store
+    from organism.cli.doctor import check_store
     from organism.store.db import sqlite_file
 
     if sqlite_file(settings.database):
@@ -68,7 +68,7 @@ def sync(day: datetime | None, wait: bool, local_workers: bool, timeout_s: float
     Example, on one machine with nothing installed:
       organism sync --wait --local-workers
     """
-    from organism.doctor import check_broker, check_results
+    from organism.cli.doctor import check_broker, check_results
 
     settings = settings_or_exit()
     _ensure_store(settings)
@@ -84,7 +84,7 @@ def sync(day: datetime | None, wait: bool, local_workers: bool, timeout_s: float
 
 
 def _start(app: Any, day: date | None) -> str:
-    from organism.workflow import find_run, start
+    from organism.workflows.runs import find_run, start
 
     started = start(app, "daily-sync", day)  # BrokerUnavailable is reported by services_or_exit
     if started.created:
@@ -96,10 +96,10 @@ def _start(app: Any, day: date | None) -> str:
 
 
 def _follow(settings: Settings, run_id: str, workers: Any, timeout_s: float) -> NoReturn:
-    from organism.progress import follow
+    from organism.cli.progress import follow
     from organism.settings import masked
     from organism.store.models import Run
-    from organism.workflow import report_of
+    from organism.workflows.runs import report_of
 
     def stalled(run: Run, elapsed: float) -> str | None:
         dead = workers.dead() if workers else []
@@ -138,7 +138,7 @@ def runs(ctx: click.Context, limit: int) -> None:
     """List runs with their status and the duration of each phase."""
     if ctx.invoked_subcommand:
         return
-    from organism.workflow import phase_durations, recent_runs
+    from organism.workflows.runs import phase_durations, recent_runs
 
     settings = settings_or_exit()
     _ensure_store(settings)
@@ -158,7 +158,7 @@ def runs(ctx: click.Context, limit: int) -> None:
 @services_or_exit
 def runs_show(ref: str) -> None:
     """Show one run (by key or id): its nodes, its history and its report."""
-    from organism.workflow import find_run, report_of
+    from organism.workflows.runs import find_run, report_of
 
     settings = settings_or_exit()
     run = find_run(settings.database, ref)
@@ -187,8 +187,8 @@ def runs_show(ref: str) -> None:
 @services_or_exit
 def runs_resume(ref: str, wait: bool, timeout_s: float) -> None:
     """Re-run the nodes of a failed run that did not succeed, reusing the stored results of the others."""
-    from organism.doctor import check_broker, check_results
-    from organism.workflow import CannotResume, resume
+    from organism.cli.doctor import check_broker, check_results
+    from organism.workflows.runs import CannotResume, resume
 
     app = app_or_exit()
     _require(check_broker(app.settings), check_results(app.settings))
@@ -204,7 +204,7 @@ def runs_resume(ref: str, wait: bool, timeout_s: float) -> None:
 @main.command()
 def doctor() -> None:
     """Check every configured URL; exit 1 if any is unreachable."""
-    from organism.doctor import check_all
+    from organism.cli.doctor import check_all
 
     settings = settings_or_exit()
     checks = check_all(settings)

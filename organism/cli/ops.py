@@ -12,7 +12,7 @@ import time
 
 import click
 
-from organism.cli_context import app_or_exit, settings_or_exit
+from organism.cli.context import app_or_exit, settings_or_exit
 from organism.observability.auth import flower_credentials
 
 

@@ -21,14 +21,14 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from organism import tracking
 from organism.errors import OrganismError
-from organism.outages import unreachable
+from organism.failures.outages import unreachable
 from organism.settings import Settings, get_settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
 from organism.store.models import Node, NodeStatus, Report, Run, RunStatus, utcnow
-from organism.tracking import NODE_HEADER, OPEN, RUN_HEADER
+from organism.workflows import tracking
+from organism.workflows.tracking import NODE_HEADER, OPEN, RUN_HEADER
 
 logger = logging.getLogger(__name__)
 _NODE_IDS = uuid.UUID("6f1d9a52-3c1e-4e0b-9a59-0b7f1c2d8e41")
@@ -260,7 +260,7 @@ def settle(app: Celery) -> list[str]:
     """Bring every open run's bookkeeping up to date with Celery; resume stalled runs; fail overdue ones.
 
     A node that Celery's result backend knows as succeeded is recorded so first: its process died before its
-    row was written (organism.node_writer). A run whose nodes all succeeded is marked succeeded; an overdue run
+    row was written (.node_writer). A run whose nodes all succeeded is marked succeeded; an overdue run
     with unfinished nodes is failed, naming them. A run that has :func:`stalled`, with no node started or
     finished for ``stall_grace`` of its deadline, lost its chord's state (a result backend restarted without
     persistence keeps no chord counters, so the chord body is never sent): it is resumed, once per run.
@@ -387,7 +387,7 @@ def _by_phase(nodes: list[Node]) -> list[list[Node]]:
 
 def node_results(app: Celery, run: Run) -> dict[str, Any]:
     """The results of the run's finished nodes by name: from the store, or from Celery's result backend for a
-    node whose row the bookkeeping writer has not reached yet (see organism.tracking)."""
+    node whose row the bookkeeping writer has not reached yet (see organism.workflows.tracking)."""
     results = {n.name: n.result for n in run.nodes if n.status == NodeStatus.SUCCEEDED.value}
     for n in run.nodes:
         done, result = _backend_success(app, n)

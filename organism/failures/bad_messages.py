@@ -2,10 +2,10 @@
 
 Every one is rejected (on RabbitMQ that sends it to the dead-letter exchange), logged in one line, recorded as
 one dead letter, and its Celery result set to FAILURE where it has a task id, so a caller's ``.get()`` does not
-wait for ever; the worker goes on consuming. :class:`Consumer` checks each message (organism.message_checks)
+wait for ever; the worker goes on consuming. :class:`Consumer` checks each message (organism.failures.message_checks)
 and counts its redeliveries before Celery's own handler sees it, and turns anything that still raises out of
 that handler into a dead letter instead of letting it stop the worker's main process. A failed task that is not a
-skill, and an item a transport could not read as a message (organism.envelopes), are recorded here too.
+skill, and an item a transport could not read as a message (organism.brokers.envelopes), are recorded here too.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.message import Message
 
-from organism import deadletter, message_checks, tracking
 from organism.errors import PermanentError
-from organism.outages import unreachable
+from organism.failures import dead_letters, message_checks
+from organism.failures.outages import unreachable
+from organism.workflows import tracking
 
 logger = logging.getLogger(__name__)
-CONSUMER = "organism.bad_messages:Consumer"
+CONSUMER = "organism.failures.bad_messages:Consumer"
 _KEPT_DEPTH = 32  # how much of a too-deep body its dead letter keeps
 
 
@@ -40,7 +41,7 @@ class PoisonMessage(PermanentError):
 
 
 def _letter(message: Message, reason: str, error: BaseException | None, name: str | None = None,
-            deliveries: int = 1) -> deadletter.Letter:
+            deliveries: int = 1) -> dead_letters.Letter:
     headers = message.headers if isinstance(message.headers, Mapping) else {}
     args: Any = []
     kwargs: Any = {}
@@ -54,48 +55,48 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
     elif isinstance(body, Mapping):
         args, kwargs = body.get("args", []), body.get("kwargs", {})
     what = f"content type {message.content_type!r}" + ("" if body is not None else ", body could not be decoded")
-    return deadletter.Letter(
+    return dead_letters.Letter(
         task_id=message_checks.task_id(message) or str(uuid.uuid4()),
         task_name=str(name or headers.get("task") or "?")[:200], organ=(message.delivery_info or {}).get("routing_key"),
         node=None, args=args if isinstance(args, list) else [args], kwargs=kwargs if isinstance(kwargs, dict) else
         {"(not a mapping)": kwargs}, reason=reason, error_type=type(error).__name__ if error else reason,
         error_message=f"{error or reason} ({what})", traceback=None,
-        attempts=[deadletter.attempt("dead", str(error or reason))], delivery_count=deliveries,
+        attempts=[dead_letters.attempt("dead", str(error or reason))], delivery_count=deliveries,
         **_links(headers.get))
 
 
 def _request_letter(task: Any, request: Any, reason: str, error_type: str, error: str, args: Any, kwargs: Any,
-                    traceback: str | None = None) -> deadletter.Letter:
+                    traceback: str | None = None) -> dead_letters.Letter:
     """The dead letter of a request Celery gave up on before or outside a skill's own failure handling."""
-    return deadletter.Letter(
+    return dead_letters.Letter(
         task_id=request.id, task_name=task.name, organ=(getattr(request, "delivery_info", None) or {}).get(
             "routing_key"), node=None, args=args, kwargs=kwargs, reason=reason, error_type=error_type,
-        error_message=error, traceback=traceback, attempts=[deadletter.attempt("dead", f"{error_type}: {error}")],
+        error_message=error, traceback=traceback, attempts=[dead_letters.attempt("dead", f"{error_type}: {error}")],
         **_links(lambda name: getattr(request, name, None)))
 
 
 def _links(named: Callable[[str], Any]) -> dict[str, Any]:
     """The run, and the dead letter it replays, that a message names, where it names them as it should."""
-    run_id, replay_of = named(tracking.RUN_HEADER), named(deadletter.REPLAY_HEADER)
+    run_id, replay_of = named(tracking.RUN_HEADER), named(dead_letters.REPLAY_HEADER)
     return {"run_id": run_id if isinstance(run_id, str) else None,
             "replay_of": replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None}
 
 
 def envelope_refused(raw: str | bytes, queue: str | None, reason: str) -> None:
-    """Dead-letter an item a broker handed over that is not a message at all (organism.redis_transport)."""
+    """Dead-letter an item a broker handed over that is not a message at all (organism.brokers.redis_transport)."""
     text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
-    letter = deadletter.Letter(
+    letter = dead_letters.Letter(
         task_id=str(uuid.uuid4()), task_name="?", organ=queue, run_id=None, node=None, args=[],
         kwargs={"envelope": text}, reason="malformed", error_type=MalformedMessage.__name__, error_message=reason,
-        traceback=None, attempts=[deadletter.attempt("dead", reason)])
+        traceback=None, attempts=[dead_letters.attempt("dead", reason)])
     _record(current_app, letter)
 
 
-def _record(app: Any, letter: deadletter.Letter) -> None:
+def _record(app: Any, letter: dead_letters.Letter) -> None:
     logger.error("dead-lettered a %s message: task %s id %s: %s", letter.reason, letter.task_name, letter.task_id,
                  letter.error_message[:500])
     tracking.gave_up(app.settings.database, letter)
-    deadletter.publish_copy(app, letter)
+    dead_letters.publish_copy(app, letter)
 
 
 def _fail_result(app: Any, message: Message, error: BaseException) -> None:
@@ -199,7 +200,7 @@ def _failed(sender: Any = None, task_id: str | None = None, exception: BaseExcep
         return
     if isinstance(exception, (TimeLimitExceeded, *unreachable(sender.app))):
         return
-    if deadletter.exists(settings.database, task_id):
+    if dead_letters.exists(settings.database, task_id):
         return
     _record(sender.app, _request_letter(sender, sender.request, "permanent", type(exception).__name__, str(exception),
                                         args, kwargs, str(einfo) if einfo else None))

@@ -5,7 +5,7 @@ node's name); its node row is keyed by the task id. Bookkeeping never fails a sk
 and the skill's own outcome stands.
 
 The functions here write synchronously. A worker writes a node's start and success through
-:mod:`organism.node_writer`, off the task's critical path.
+:mod:`organism.workflows.node_writer`, off the task's critical path.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from organism import deadletter
-from organism.deadletter import Letter
-from organism.failures import Action
+from organism.failures import dead_letters
+from organism.failures.classify import Action
+from organism.failures.dead_letters import Letter
 from organism.settings import get_settings
 from organism.store import session
 from organism.store.db import engine_for
@@ -116,16 +116,16 @@ def gave_up(url: str, letter: Letter) -> None:
             return
         logger.exception("could not record the dead letter of task %s whole; recording a minimal one", letter.task_id)
         with _logged("minimal dead letter", letter.task_id):
-            _give_up(url, deadletter.minimal(letter, error))
+            _give_up(url, dead_letters.minimal(letter, error))
 
 
 def _give_up(url: str, letter: Letter) -> None:
     with session(url) as s:
         node = s.scalar(select(Node.name).where(Node.task_id == letter.task_id)) if letter.run_id else None
-        deadletter.record(s, replace(letter, node=node))
+        dead_letters.record(s, replace(letter, node=node))
         if node is None:
             return
-        error = deadletter.storable(f"{letter.error_type}: {letter.error_message}",
+        error = dead_letters.storable(f"{letter.error_type}: {letter.error_message}",
                                     get_settings().dead_letter_max_chars)
         s.execute(update(Node).where(Node.task_id == letter.task_id)
                   .values(status=NodeStatus.FAILED.value, finished_at=utcnow(), error=error))
@@ -144,7 +144,7 @@ def _unreachable(error: BaseException) -> bool:
 def retrying(url: str, task_id: str, action: Action, error: str, in_run: bool) -> None:
     """Keep a failed attempt that will be retried or deferred; a run's node is marked retrying."""
     with _logged("retry", task_id), session(url) as s:
-        kept = deadletter.keep_attempt(s, task_id, action.value, error)
+        kept = dead_letters.keep_attempt(s, task_id, action.value, error)
         if in_run:
             s.execute(update(Node).where(Node.task_id == task_id).values(status=NodeStatus.RETRYING.value, error=kept))
 
@@ -167,7 +167,7 @@ def count_delivery(url: str, task_id: str) -> int:
     """Count a redelivery of ``task_id`` and return its deliveries so far (the first redelivery makes 2).
 
     Each earlier delivery counts as an attempt of the node, even if its start was never written: a start is
-    held back briefly (organism.node_writer) and dies with a killed process.
+    held back briefly (organism.workflows.node_writer) and dies with a killed process.
     """
     with session(url) as s:
         delivery = s.get(Delivery, task_id, with_for_update=True)

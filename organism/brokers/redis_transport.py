@@ -1,6 +1,6 @@
 """kombu's Redis transport, made to survive an item on a queue's list that is not a kombu message.
 
-Any client can push anything onto a Redis list; organism.envelopes says what happens to an item that is not a
+Any client can push anything onto a Redis list; organism.brokers.envelopes says what happens to an item that is not a
 message.
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from kombu.transport import redis
 
-from organism import envelopes
+from organism.brokers import envelopes
 
-TRANSPORT = "organism.redis_transport:Transport"
+TRANSPORT = "organism.brokers.redis_transport:Transport"
 
 
 class Channel(redis.Channel):

@@ -21,11 +21,11 @@ from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from kombu.utils.encoding import ensure_bytes
 from sqlalchemy import text
 
-from organism import envelopes
-from organism.result_backends import SafeResults
+from organism.brokers import envelopes
+from organism.brokers.results import SafeResults
 from organism.store.db import sqlite_connect_args
 
-TRANSPORT = "organism.embedded:Transport"
+TRANSPORT = "organism.brokers.embedded:Transport"
 
 
 class Channel(kombu_sqlalchemy.Channel):
@@ -39,7 +39,7 @@ class Channel(kombu_sqlalchemy.Channel):
 
 class Transport(envelopes.Delivering, kombu_sqlalchemy.Transport):
     """kombu's SQL transport with Organism's polling interval, surviving a row that is no message
-    (organism.envelopes).
+    (organism.brokers.envelopes).
 
     kombu forwards every transport option to ``create_engine``, so ``polling_interval`` cannot travel as
     one; it is this class attribute, set by :func:`configure_polling`.
@@ -119,7 +119,7 @@ class ChordCountingBackend(SafeResults, DatabaseBackend):
         """Counters are deleted when their chord completes; results expire through Celery's own cleanup."""
 
 
-RESULT_BACKEND = "organism.embedded:ChordCountingBackend"
+RESULT_BACKEND = "organism.brokers.embedded:ChordCountingBackend"
 
 
 def result_backend_url(url: str) -> str:

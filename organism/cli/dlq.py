@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from organism import deadletter
-from organism.cli_context import app_or_exit, services_or_exit
+from organism.cli.context import app_or_exit, services_or_exit
+from organism.failures import dead_letters
 from organism.store.models import DeadLetterStatus
 
 console = Console()
@@ -37,7 +37,7 @@ def list_(skill: str | None, since: datetime | None, status: str) -> None:
     """List dead letters."""
     app = app_or_exit()
     table = Table("id", "when", "skill", "organ", "reason", "error", "attempts", "run")
-    for letter in deadletter.find(app.settings.database, skill=skill, since=since, status=DeadLetterStatus(status)):
+    for letter in dead_letters.find(app.settings.database, skill=skill, since=since, status=DeadLetterStatus(status)):
         table.add_row(str(letter.id), f"{letter.created_at:%Y-%m-%d %H:%M:%S}", letter.task_name, letter.organ or "",
                       letter.reason, f"{letter.error_type}: {letter.error_message}"[:80], str(len(letter.attempts)),
                       letter.run_id or "")
@@ -49,7 +49,7 @@ def list_(skill: str | None, since: datetime | None, status: str) -> None:
 @services_or_exit
 def show(letter_id: int) -> None:
     """Everything about one dead letter: arguments, attempts, traceback."""
-    letter = deadletter.get(app_or_exit().settings.database, letter_id)
+    letter = dead_letters.get(app_or_exit().settings.database, letter_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {letter_id}; `organism dlq list` shows them")
     for name in ("id", "task_id", "task_name", "organ", "run_id", "node", "reason", "status", "delivery_count",
@@ -76,12 +76,12 @@ def replay(letter_id: int | None, everything: bool, skill: str | None, since: da
         raise click.UsageError("give one dead letter ID, or --all (with --skill/--since to narrow it)")
     app = app_or_exit()
     ids = [letter_id] if letter_id is not None else [
-        letter.id for letter in deadletter.find(app.settings.database, skill=skill, since=since)]
+        letter.id for letter in dead_letters.find(app.settings.database, skill=skill, since=since)]
     refused = 0
     for one in ids:
         try:
-            click.echo(f"dead letter {one} replayed as task {deadletter.replay(app, one, force=force)}")
-        except deadletter.ReplayRefused as error:
+            click.echo(f"dead letter {one} replayed as task {dead_letters.replay(app, one, force=force)}")
+        except dead_letters.ReplayRefused as error:
             refused += 1
             click.echo(f"not replayed: {error}", err=True)
     if refused:
@@ -96,5 +96,5 @@ def purge(letter_ids: tuple[int, ...], everything: bool) -> None:
     """Mark dead letters purged: they stay on record but are no longer listed or replayable."""
     if not letter_ids and not everything:
         raise click.UsageError("give dead letter IDs, or --all")
-    count = deadletter.purge(app_or_exit().settings.database, None if everything else list(letter_ids))
+    count = dead_letters.purge(app_or_exit().settings.database, None if everything else list(letter_ids))
     click.echo(f"purged {count} dead letter(s)")

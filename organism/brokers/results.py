@@ -25,7 +25,7 @@ from organism.redaction import redact
 from organism.settings import get_settings
 
 logger = logging.getLogger(__name__)
-REDIS_BACKEND = "organism.result_backends:RedisBackend"
+REDIS_BACKEND = "organism.brokers.results:RedisBackend"
 
 
 class RefusedResult(BackendGetMetaError):

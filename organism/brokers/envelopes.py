@@ -3,8 +3,8 @@
 On Redis and on the SQL transport a message is a JSON envelope that any client can write. kombu parses it with
 no guard: an item that is not JSON, or JSON without the envelope's fields, raises inside the worker's event loop
 and stops the worker's main process (``Unrecoverable error: JSONDecodeError``). The item has already been taken
-off its queue, so it would be lost as well. The transports of organism.redis_transport and organism.embedded
-hand such an item to :func:`refuse`, which dead-letters it (organism.bad_messages), and deliver the rest.
+off its queue, so it would be lost as well. The transports of .redis_transport and .embedded
+hand such an item to :func:`refuse`, which dead-letters it (organism.failures.bad_messages), and deliver the rest.
 """
 
 from __future__ import annotations
@@ -59,6 +59,6 @@ class Delivering:
 
 
 def refuse(raw: str | bytes, queue: str | None, reason: str) -> None:
-    from organism import bad_messages  # kombu loads the transport before the app's modules
+    from organism.failures import bad_messages  # kombu loads the transport before the app's modules
 
     bad_messages.envelope_refused(raw, queue, reason)

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from organism.cli_context import services_or_exit, settings_or_exit
+from organism.cli.context import services_or_exit, settings_or_exit
 from organism.gateway.fakeserver import Behaviour, FakeModelServer
 from organism.gateway.ledger import GROUPS, day_start, ledger_totals
 

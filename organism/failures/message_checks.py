@@ -4,7 +4,7 @@ Celery trusts a message's envelope: a missing ``id`` header raises ``KeyError`` 
 wrong type raises later, and an argument nested a few hundred levels deep overflows the stack when the request
 is pickled for the prefork pool. Any of these stops the worker's main process (``Unrecoverable error``), the
 message returns to the head of the queue, and every restarted worker dies on it again. :func:`problem` names
-what is wrong with a message, or returns None; the consumer (organism.bad_messages) dead-letters a message with
+what is wrong with a message, or returns None; the consumer (organism.failures.bad_messages) dead-letters a message with
 a problem before Celery sees it.
 
 The checks are those of Celery's own message protocol (version 2, and the hybrid form Celery also accepts) and
@@ -21,9 +21,9 @@ from typing import Any
 
 from kombu.message import Message
 
-from organism import tracking
-from organism.deadletter import REPLAY_HEADER
-from organism.retry import RETRY_HEADER
+from organism.failures.dead_letters import REPLAY_HEADER
+from organism.failures.retry import RETRY_HEADER
+from organism.workflows import tracking
 
 MAX_ID_LENGTH = 64  # the store keeps task ids in String(64) columns
 _TEXT, _NUMBER = (str,), (int, float)

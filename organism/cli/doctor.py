@@ -1,7 +1,7 @@
 """Reachability checks for every configured URL, each with the fix when it fails.
 
 :func:`diagnose` tells the failures apart (refused credentials, a missing database or vhost, missing tables, a
-service that does not answer); the checks and every command that touches a service (``organism.cli_context``)
+service that does not answer); the checks and every command that touches a service (``organism.cli.context``)
 report through it.
 """
 

@@ -34,7 +34,7 @@ def app_or_exit() -> Any:
 def services_or_exit(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that uses the store, the broker or the results: a failure of one is one line, exit 1.
 
-    The line is doctor's (:func:`organism.doctor.failed_service`): refused credentials, a missing database or
+    The line is doctor's (:func:`organism.cli.doctor.failed_service`): refused credentials, a missing database or
     vhost, missing tables or a service that does not answer, each with its fix. Any other error keeps its
     traceback: it is a bug.
     """
@@ -46,7 +46,7 @@ def services_or_exit(command: Callable[P, R]) -> Callable[P, R]:
         except click.ClickException:  # the command's own one line
             raise
         except Exception as error:
-            from organism.doctor import failed_service
+            from organism.cli.doctor import failed_service
 
             found = failed_service(settings_or_exit(), error)
             if found is None:

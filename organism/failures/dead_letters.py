@@ -26,8 +26,8 @@ from sqlalchemy import Select, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, is_amqp
 from organism.errors import OrganismError
-from organism.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, is_amqp
 from organism.redaction import redact
 from organism.settings import get_settings
 from organism.store import session

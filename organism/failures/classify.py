@@ -7,7 +7,7 @@ import enum
 import requests
 
 from organism.errors import Deferred, PermanentError, TransientError
-from organism.retry import parse_retry_after
+from organism.failures.retry import parse_retry_after
 
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 

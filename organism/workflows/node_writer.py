@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from organism import tracking
 from organism.store.models import utcnow
+from organism.workflows import tracking
 
 START_GRACE_S = 0.1
 FLUSH_TIMEOUT_S = 30.0
