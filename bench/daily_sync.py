@@ -7,7 +7,7 @@ starts them. Variants, alternated run by run on the same workers:
 * raw canvas: ``chain(chord([4 raw], raw), chord([2 raw], raw))`` of plain ``@shared_task`` no-ops;
 * skills, no run: the same canvas of the no-op skills of ``tests/support/noop.py``, sent without a run, so
   nothing is written to the store (what the skill wrapper costs);
-* Organism run: ``start(app, "noop-sync", day)`` -- run and node rows, the canvas, node tracking (written by
+* Organism run: ``start(app, "noop-sync", {"date": day})`` -- run and node rows, the canvas, node tracking (written by
   each worker process's writer thread, organism/node_writer.py) -- until the store node's result arrives;
 * on embedded, also a stock Celery canvas on SQLite (kombu's 1 s polling, ``chord_unlock``), fewer runs.
 
@@ -48,11 +48,14 @@ from organism import store
 from organism.settings import ORGANS
 from organism.store.models import Node, Run, utcnow
 from organism.workflows import tracking
-from organism.workflows.runs import find_run, start
+from organism.workflows.queries import find_run
+from organism.workflows.start import start
+from tasks.samples import SAMPLE_SOURCES
 
 MODULES = ["bench.noop_tasks", "tests.support.noop"]
 NOOP_SYNC = "noop-sync"  # tests/support/noop.py
 RUN_TIMEOUT_S = 30
+WINDOW = {"start": "2026-11-19T06:00:00+08:00", "end": "2026-11-20T06:00:00+08:00"}  # the no-op scans ignore it
 TRACKING_SAMPLES = 50
 LABELS = {"stock": "stock Celery canvas (SQLite, 1 s polling, chord_unlock)", "raw": "raw canvas",
           "skills": "skills, no run (nothing stored)", "organism": "Organism run (start + tracking)"}
@@ -69,7 +72,7 @@ def canvas_s(app: Celery, shape: tuple[str, str, str, str], sources: list[str], 
 
     def send() -> AsyncResult:
         began = time.perf_counter()
-        result = daily_sync_canvas(app, shape, sources, str(uuid.uuid4())).apply_async()
+        result = daily_sync_canvas(app, shape, sources, WINDOW, str(uuid.uuid4())).apply_async()
         publish_s.append(time.perf_counter() - began)
         return result
 
@@ -81,7 +84,7 @@ def organism_run_s(c: Cluster, day: int, start_s: list[float]) -> float:
     ``start_s`` (the run's rows written, the canvas published)."""
     c.app.set_current()  # the workflow's builder takes skills from the current app
     began = time.perf_counter()
-    started = start(c.app, NOOP_SYNC, run_day(day))
+    started = start(c.app, NOOP_SYNC, {"date": run_day(day)})
     start_s.append(time.perf_counter() - began)
     run = find_run(c.settings.database, started.run_id)
     if run is None or not started.created:
@@ -124,7 +127,7 @@ def tracking_s(c: Cluster) -> tuple[Summary, Summary]:
 def measure_profile(report: Report, profile: str) -> None:
     args = report.args
     with cluster(profile, MODULES, list(ORGANS)) as c:
-        sources = list(c.settings.sources)
+        sources = list(SAMPLE_SOURCES)
         days = itertools.count()  # run keys are unique per day
         start_s: list[float] = []
         publish_s: list[float] = []

@@ -30,8 +30,8 @@ def skill_noop(value: int = 0) -> int:
 
 
 @shared_task(name=RAW_SHAPE[0], queue="perception")
-def raw_scan(sources: list[str]) -> dict[str, Any]:
-    return {"quadrant": "q", "items_scanned": len(sources), "findings": []}
+def raw_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
+    return {"quadrant": "q", "items_scanned": len(sources), "findings": [], "window": window}
 
 
 @shared_task(name=RAW_SHAPE[1], queue="relationship")
@@ -45,16 +45,17 @@ def raw_judge(synthesis: dict[str, Any]) -> dict[str, Any]:
 
 
 @shared_task(name=RAW_SHAPE[3], queue="evolution")
-def raw_keep(evaluations: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    return {"run_id": run_id, "evaluations": len(evaluations)}
+def raw_keep(judged: list[dict[str, Any]], run_id: str, key: str, window: dict[str, str]) -> dict[str, Any]:
+    return {"run_id": run_id, "key": key, "handed_over": len(judged)}
 
 
-def daily_sync_canvas(app: Celery, shape: tuple[str, str, str, str], sources: list[str],
+def daily_sync_canvas(app: Celery, shape: tuple[str, str, str, str], sources: list[str], window: dict[str, str],
                       run_id: str) -> Signature:
     """The Daily Sync's canvas (``tasks.daily_sync.shape``) without a run: nothing is tracked in the store.
 
     Tasks are looked up on ``app`` so the canvas goes to that app's broker whichever app is current.
     """
     scan, join, judge, keep = (app.tasks[name] for name in shape)
-    return chain(chord([scan.s(sources) for _ in range(4)], join.s()),
-                 chord([judge.s() for _ in range(2)], keep.s(run_id=run_id)))
+    return chain(chord([scan.s(sources, window) for _ in range(4)], join.s()),
+                 chord([*(judge.s() for _ in range(2)), app.tasks["organism.hand_on"].s()],
+                       keep.s(run_id=run_id, key=f"bench:{run_id}", window=window)))

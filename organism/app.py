@@ -10,9 +10,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism.brokers import embedded, redis_transport
+from organism.brokers import broker_for, embedded
 from organism.brokers import results as result_backends
-from organism.brokers.queues import declare_dead_letters, is_amqp, organ_queues, route_by_organ
+from organism.brokers.queues import declare_dead_letters, organ_queues, route_by_organ
 from organism.failures import bad_messages
 from organism.observability import events, hooks
 from organism.settings import Settings, get_settings
@@ -29,29 +29,17 @@ class Organism(Celery):
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration derived from settings (JSON only, late acks, prefetch 1, queue per organ)."""
-    broker, results = settings.broker, settings.results
-    transport_options: dict[str, Any] = {}
-    transport = None
-    if broker.startswith(("sqlalchemy+", "sqla+")):
-        transport_options = embedded.transport_options(broker)
-        broker, transport = embedded.broker_url(broker), embedded.TRANSPORT
-    elif broker.startswith(("redis://", "rediss://")):
-        # kombu sweeps for expired unacked messages every 10 s x unacked_restore_throttle (default 10): a killed
-        # worker's messages would return up to 100 s after the visibility timeout. Sweep every 10 s instead.
-        transport_options = {"visibility_timeout": settings.redis_visibility_timeout_s, "unacked_restore_throttle": 1}
-        transport = redis_transport.TRANSPORT
-    elif is_amqp(broker):
-        transport_options = {"confirm_publish": True}
+    broker, results = broker_for(settings.broker), settings.results
     engine_options: dict[str, Any] = {}
     if results.startswith("db+"):
-        engine_options = embedded.transport_options(results)
+        engine_options = embedded.engine_options(results)
         results = embedded.result_backend_url(results)
     results = result_backends.backend_url(results)
     first = settings.organs[0]
     return {
-        "broker_url": broker,
-        "broker_transport": transport,
-        "broker_transport_options": transport_options,
+        "broker_url": broker.celery_url,
+        "broker_transport": broker.transport,
+        "broker_transport_options": broker.transport_options(settings),
         "broker_connection_retry_on_startup": True,
         # Every publish, a chord's callback from the worker that joins it included, rides out a broker restart of
         # up to about 15 s (waits of 0.2, 0.7, 1.2, 1.7 then 2 s): Celery's default gives up after 0.6 s, and a
@@ -76,7 +64,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_time_limit": settings.task_time_limit_s,
-        "task_queues": organ_queues(settings),
+        "task_queues": organ_queues(settings, broker),
         "task_routes": (route_by_organ,),
         "task_default_queue": first,
         "task_default_exchange": "organism",
@@ -84,6 +72,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_create_missing_queues": False,
         "worker_hijack_root_logger": False,
         "worker_consumer": bad_messages.CONSUMER,
+        # Celery's in-memory scheduler plus the workflow clock, whose state is in the store: no shelve file.
+        "beat_scheduler": "organism.workflows.clock:Beat",
         "include": list(settings.task_modules),
         **hooks.celery_options(settings),
     }
@@ -92,7 +82,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings | None = None) -> Organism:
     """Build the Celery app for ``settings`` (default: the process-wide settings)."""
     settings = settings or get_settings()
-    embedded.configure_polling(settings.embedded_polling_interval_s)
     app = Organism("organism", set_as_current=True)
     app.settings = settings
     app.conf.update(celery_config(settings))

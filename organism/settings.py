@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -67,7 +68,7 @@ def _config_file() -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-def _config_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+def _config_source(settings_cls: type[BaseSettings], path: Path) -> InitSettingsSource:
     if not path.is_file():
         raise SettingsError(f"ORGANISM_CONFIG_FILE={path}: no such file; point it at a TOML file or unset it")
     try:  # the source reads the file as it is built
@@ -87,7 +88,14 @@ def _config_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSe
     if unknown:
         raise SettingsError("\n".join(f"{path}: no such setting {_toml_key(name)}{_did_you_mean(name, _toml_key)}"
                                       for name in unknown))
-    return source
+    data = dict(source.toml_data)
+    if isinstance(data.get("sources"), list):  # relative paths are read from the file's directory
+        data["sources"] = [_beside(path, s) if isinstance(s, str) else s for s in data["sources"]]
+    return InitSettingsSource(settings_cls, init_kwargs=data)
+
+
+def _beside(path: Path, source: str) -> str:
+    return source if "://" in source or Path(source).is_absolute() else str((path.parent / source).resolve())
 
 
 class _Environment(EnvSettingsSource):
@@ -111,6 +119,18 @@ class _Environment(EnvSettingsSource):
                                 f"give a JSON {kind}") from None
 
 
+class ScheduleSetting(BaseModel):
+    """A workflow schedule as settings give it (organism.workflows.declaration.Schedule checks the cron and zone)."""
+
+    model_config = {"extra": "forbid"}
+
+    cron: str = Field(description="Five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'.")
+    zone: str = Field(description="An IANA time zone, e.g. Europe/Berlin.")
+    catch_up: Literal["all", "latest", "skip"] = "all"
+    catch_up_window_h: float = Field(48, gt=0, description="How far back missed firings are still started.")
+    overlap: Literal["skip", "allow"] = "skip"
+
+
 class Settings(BaseSettings):
     """Everything Organism can be told. Durations are in seconds (``_s``)."""
 
@@ -124,16 +144,19 @@ class Settings(BaseSettings):
     memory_url: str | None = Field(None, description="SQLAlchemy URL of the long-term memory; default: the store.")
     data_dir: Path = Field(Path("var"), description="Where the embedded profile keeps its SQLite files.")
 
-    timezone: str = "Asia/Shanghai"
-    daily_sync_hour: int = Field(6, ge=0, le=23)
-    daily_sync_minute: int = Field(0, ge=0, le=59)
-    beat_catch_up: bool = Field(True, description="A beat started after the hour with no run today starts it.")
+    timezone: str = Field("Asia/Shanghai", description="Where a day starts for budgets and the ledger (each "
+                          "workflow schedule names its own zone).")
+    schedules: dict[str, list[ScheduleSetting]] = Field(default_factory=dict, description=(
+        "Schedules that replace a workflow's declared ones, by workflow name; an empty list runs it only by hand."))
+    schedule_tick_s: float = Field(30, gt=0, le=3600, description="How often beat looks for workflow firings.")
 
     organs: tuple[str, ...] = ORGANS
     task_modules: tuple[str, ...] = ("tasks.perception", "tasks.relationship", "tasks.judgment",
                                      "tasks.evolution", "tasks.daily_sync",
                                      "beat.schedule")
-    sources: tuple[str, ...] = ("config/sources/sample-posts.jsonl", "config/sources/sample-feed.xml")
+    sources: tuple[str, ...] = Field((), description=(
+        "Files or URLs the Daily Sync reads unless a run names its own; none means the samples that ship with it. "
+        "A relative path is read from the directory of the settings file that names it, else the working one."))
 
     worker_concurrency: dict[str, int] = Field(default_factory=lambda: {"perception": 2})
     task_soft_time_limit_s: float = Field(300, gt=0)
@@ -174,6 +197,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from None
         return value
+
+    @field_validator("sources")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Resolved once, where the settings are read: a worker started elsewhere reads the same files.
+        return tuple(s if "://" in s else str(Path(s).resolve()) for s in value)
 
     @field_validator("organs")
     @classmethod
@@ -263,10 +292,8 @@ class Settings(BaseSettings):
 
 
 def masked(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    if url.startswith(("sqlalchemy+", "db+")):
-        prefix, rest = url.split("+", 1)
-        return f"{prefix}+{masked(rest)}"
+    """The URL with any password replaced by ***. Prefixes such as ``db+`` and ``sqla+`` read as part of the
+    scheme, so every URL Organism takes is parsed the same way."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:

@@ -1,17 +1,28 @@
 """The Daily Sync: four scans in parallel → synthesis → two evaluations in parallel → store.
 
-Built by a pure function: it returns the canvas and the nodes to track, and touches nothing. Chord headers
-are single tasks and bodies single tasks (nested canvases are where Celery's chords hang).
+Declared once (:data:`DAILY_SYNC`): its parameters are the date, the window of publication times it reads (by
+default the 24 hours that end at its scheduled time on that date, in the schedule's zone), the sources, and how
+many earlier windows the trend scan compares with. They reach the skills as arguments of the canvas.
+
+Built by a pure function: it returns the canvas and the nodes to track, and touches nothing. Chord headers are
+single tasks and bodies single tasks (nested canvases are where Celery's chords hang).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from celery import chain, chord
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from organism.workflows.runs import Plan, RunContext, register
+from organism.workflows.declaration import ParamsContext, Schedule, Workflow
+from organism.workflows.plan import Plan, RunContext, hand_on
+from organism.workflows.registry import declare
 from tasks import evolution, judgment, perception, relationship
+from tasks.analysis.sources import SourceError, check_sources
+from tasks.samples import SAMPLE_SOURCES
 
 NAME = "daily-sync"
 PHASES = ("perception", "synthesis", "judgment", "store")
@@ -22,24 +33,98 @@ SCANS = {
     "q4.scenes": perception.scene_scanner,
 }
 EVALUATIONS = {"eval.opportunity": judgment.opportunity_evaluator, "eval.risk": judgment.risk_evaluator}
+WINDOW_END = dt.time(6, 0)  # without a schedule, windows end at 06:00 in the `timezone` setting
+
+
+class DailySyncParams(BaseModel):
+    """The Daily Sync's parameters; those left out are derived from the date, the schedule and the settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: dt.date = Field(description="The day the sync is for (default: today in the schedule's zone).")
+    window_hours: int = Field(24, ge=1, le=24 * 31, description="Length of the window the scans read.")
+    window_end: AwareDatetime = Field(description="End of the window (default: the scheduled time on the date).")
+    sources: tuple[str, ...] = Field(min_length=1, description="Files or URLs to read (default: the `sources` "
+                                     "setting, else the shipped samples); comma-separated on the command line.")
+    history: int = Field(3, ge=1, le=52, description="Windows before this one that the trend scan compares with.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive(cls, raw: Any, info: ValidationInfo) -> Any:
+        context = info.context
+        if not isinstance(raw, dict) or not isinstance(context, ParamsContext):
+            return raw
+        raw = dict(raw)
+        raw.setdefault("date", context.today)
+        if "window_end" not in raw:
+            day = dt.date.fromisoformat(raw["date"]) if isinstance(raw["date"], str) else raw["date"]
+            if isinstance(day, dt.date):
+                raw["window_end"] = _scheduled_end(day, context)
+        raw.setdefault("sources", context.settings.sources or SAMPLE_SOURCES)
+        return raw
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        """A comma-separated string (``--param sources=a.jsonl,b.xml``) is a list; relative paths are made
+        absolute here, where the run starts, so that a worker started elsewhere reads the same files."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple) and all(isinstance(s, str) for s in value):
+            return tuple(s if "://" in s else str(Path(s).resolve()) for s in value)
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _readable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            check_sources(list(value))
+        except SourceError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def window(self) -> dict[str, str]:
+        start = self.window_end - dt.timedelta(hours=self.window_hours)
+        return {"start": start.isoformat(), "end": self.window_end.isoformat()}
+
+
+def _scheduled_end(day: dt.date, context: ParamsContext) -> dt.datetime:
+    """``day`` at the schedule's time in its zone (its first hour and minute), or 06:00 in the settings' zone."""
+    schedule: Schedule | None = context.schedule
+    if schedule is None:
+        return dt.datetime.combine(day, WINDOW_END, tzinfo=context.settings.zone)
+    cron = schedule.crontab
+    return dt.datetime.combine(day, dt.time(min(cron.hour), min(cron.minute)), tzinfo=schedule.tz)
 
 
 def shape(ctx: RunContext, scans: dict[str, Any], synthesis: Any, evaluations: dict[str, Any],
           store: Any) -> Plan:
-    """The Daily Sync's DAG over any skills of the right arity (the benchmarks use no-op ones)."""
-    plan = Plan()
-    sources = list(ctx.settings.sources)
-    headers = [plan.node(ctx, skill.s(sources), name, 0, PHASES[0]) for name, skill in scans.items()]
+    """The Daily Sync's DAG over any skills of the right arity (the benchmarks use no-op ones).
+
+    The store step receives ``[*evaluations, synthesis]``: the synthesis, which carries the scans it joined, is
+    handed on beside the evaluations.
+    """
+    params: DailySyncParams = ctx.params  # type: ignore[assignment]
+    plan, sources, window = Plan(), list(params.sources), params.window
+    extra = {"q3.trends": {"history": params.history}}
+    headers = [plan.node(ctx, skill.s(sources, window, **extra.get(name, {})), name, 0, PHASES[0])
+               for name, skill in scans.items()]
     join = plan.node(ctx, synthesis.s(), "synthesis", 1, PHASES[1])
     judged = [plan.node(ctx, skill.s(), name, 2, PHASES[2]) for name, skill in evaluations.items()]
-    keep = plan.node(ctx, store.s(run_id=ctx.run_id), "store", 3, PHASES[3])
+    keep = plan.node(ctx, store.s(run_id=ctx.run_id, key=ctx.key, window=window), "store", 3, PHASES[3])
     for body in (join, keep):
         body.link_error(plan.errback(ctx))
-    plan.signature = chain(chord(headers, join), chord(judged, keep))
+    plan.signature = chain(chord(headers, join), chord([*judged, hand_on.s()], keep))
     return plan
 
 
-@register(NAME)
 def build(ctx: RunContext) -> Plan:
     """The Daily Sync canvas for one run."""
     return shape(ctx, SCANS, relationship.cross_quadrant_synthesis, EVALUATIONS, evolution.report_keeper)
+
+
+DAILY_SYNC = declare(Workflow(
+    name=NAME, params=DailySyncParams, key=lambda params: params.date.isoformat(), build=build,
+    schedules=(Schedule("0 6 * * *", "Asia/Shanghai"),),
+    description="Four perception scans of a day's posts → synthesis → two evaluations → the report"))

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import current_app
-
 from organism.failures.degrade import optional
 from organism.memory import recall
 from organism.settings import get_settings
 from organism.skill import skill
-from organism.workflows.runs import find_run, node_results, save_report
+from organism.workflows import reports
 
 MEMORY_THEMES = 5
 
 
-def _remember(run_id: str, synthesis: dict[str, Any] | None) -> dict[str, list[str]]:
+def _remember(run_id: str, synthesis: dict[str, Any]) -> dict[str, list[str]]:
     """Which of today's leading themes earlier reports mentioned too (memory is optional)."""
     url = get_settings().memory
-    themes = [i["keywords"][0] for i in (synthesis or {}).get("insights", [])[:MEMORY_THEMES] if i.get("keywords")]
+    themes = [i["keywords"][0] for i in synthesis.get("insights", [])[:MEMORY_THEMES] if i.get("keywords")]
     return {theme: [r.key for r in recall(url, theme, exclude_run=run_id)] for theme in themes}
 
 
-def _summary(day: str, scans: dict[str, Any], evaluations: list[dict[str, Any]]) -> str:
-    lines = [f"Daily Sync {day}"]
+def _summary(key: str, window: dict[str, str], scans: dict[str, Any], evaluations: list[dict[str, Any]]) -> str:
+    first = next(iter(scans.values()), {})
+    lines = [f"Daily Sync {key.partition(':')[2]}: posts from {window['start']} to {window['end']}"]
+    left_out = [f"{first[k]} {label}" for k, label in (("undated", "without a date"), ("outside", "outside it"))
+                if first.get(k)]
+    if left_out:
+        lines[0] += f" ({', '.join(left_out)}, not scanned)"
     for quadrant, scan in sorted(scans.items()):
         top = ", ".join(str(f["theme"]) for f in scan.get("findings", [])[:3]) or "nothing"
         lines.append(f"{quadrant}: {scan.get('items_scanned', 0)} items; top: {top}")
@@ -35,24 +38,24 @@ def _summary(day: str, scans: dict[str, Any], evaluations: list[dict[str, Any]])
 
 
 @skill(organ="evolution", effect="idempotent", optional=["memory"])
-def report_keeper(evaluations: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    """Store the run's report: every quadrant's findings, the synthesis, the rankings, and what memory recalls."""
-    url = get_settings().database
-    run = find_run(url, run_id)
-    if run is None:
-        raise LookupError(f"run {run_id} is not in the store at {url}")
-    results = node_results(current_app, run)
-    scans = {name.split(".")[0]: results[name] for name in results if name.startswith("q")}
+def report_keeper(judged: list[dict[str, Any]], run_id: str, key: str, window: dict[str, str]) -> dict[str, Any]:
+    """Store the run's report: every quadrant's findings, the synthesis, the rankings, and what memory recalls.
+
+    ``judged`` is what the canvas hands over: the evaluations, then the synthesis, which carries the scans.
+    """
+    *evaluations, synthesis = judged
+    scans = {scan["quadrant"]: scan for scan in synthesis.get("scans", [])}
     history: dict[str, list[str]] | None = None
     with optional("memory"):
-        history = _remember(run_id, results.get("synthesis"))
-    body = {"key": run.key, "scans": scans, "synthesis": results.get("synthesis"), "evaluations": evaluations,
+        history = _remember(run_id, synthesis)
+    body = {"key": key, "window": window, "scans": scans,
+            "synthesis": {k: v for k, v in synthesis.items() if k != "scans"}, "evaluations": evaluations,
             "history": history}
-    summary = _summary(run.params.get("day", ""), scans, evaluations)
+    summary = _summary(key, window, scans, evaluations)
     if history is None:
         summary += "\nmemory: unavailable, so no comparison with earlier reports"
     else:
         seen = [f"{theme} ({', '.join(keys)})" for theme, keys in history.items() if keys]
         summary += "\nmemory: " + ("; ".join(seen) if seen else "none of today's leading themes was seen before")
-    save_report(url, run_id, summary, body)
+    reports.keep(run_id, summary, body)
     return {"run_id": run_id, "stored_in": "organism_reports", "summary": summary}

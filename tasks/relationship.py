@@ -41,7 +41,14 @@ def brief(insight: dict[str, Any]) -> dict[str, Any]:
 
 @skill(organ="relationship", optional=["model"])
 def cross_quadrant_synthesis(scans: list[dict[str, Any]]) -> dict[str, Any]:
-    """Join the quadrant scans into insights that more than one quadrant supports."""
+    """Join the quadrant scans into insights that more than one quadrant supports.
+
+    The result carries the scans it joined (``scans``), so that the phases after it see them through the canvas.
+    """
+    return {**_synthesis(scans), "scans": scans}
+
+
+def _synthesis(scans: list[dict[str, Any]]) -> dict[str, Any]:
     found = synthesize(scans)
     if not model_configured():
         return {**found, "engine": NO_MODEL}

@@ -15,8 +15,8 @@ from organism import store
 from organism.app import Organism, create_app
 from organism.local import LocalWorkers
 from organism.settings import Settings
-from organism.store.models import DeadLetter, Delivery, Report, Run
-from organism.workflows.runs import start
+from organism.store.models import DeadLetter, Delivery, Report, Run, ScheduleMark
+from organism.workflows.start import start
 from tests.support.services import (
     ROOT,
     ensure_rabbit_vhost,
@@ -48,7 +48,7 @@ class Cluster:
         self.app.set_default()  # for threads, which do not see another thread's current app
         self.app.control.purge()
         with store.session(self.settings.database) as s:
-            for table in (Report, Run, DeadLetter, Delivery):
+            for table in (Report, Run, DeadLetter, Delivery, ScheduleMark):
                 s.execute(delete(table))
 
 
@@ -83,7 +83,7 @@ def daily_sync_on_own_workers(tmp_path: Path, extra_env: dict[str, str],
     app = create_app(settings)
     app.set_default()
     with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs"):
-        started = start(app, "daily-sync", day)
+        started = start(app, "daily-sync", {"date": day})
         return finished_run(settings.database, started.run_id, 120), settings, env
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
+from organism.brokers import broker_for
 from organism.settings import Settings, SettingsError, load
+
+if TYPE_CHECKING:
+    from organism.cli.doctor import Check
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -17,7 +21,9 @@ R = TypeVar("R")
 
 def settings_or_exit() -> Settings:
     try:
-        return load()
+        settings = load()
+        broker_for(settings.broker)  # a URL that names no broker is a configuration mistake too
+        return settings
     except SettingsError as error:
         problems = str(error).splitlines()
         shown = problems[0] if len(problems) == 1 else "\n" + "\n".join(problems)
@@ -54,3 +60,22 @@ def services_or_exit(command: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(found.line()) from None
 
     return run
+
+
+def ensure_store(settings: Settings) -> None:
+    """Migrate an SQLite store in place (the embedded profile has nothing to set up); check any other."""
+    from organism import store
+    from organism.cli.doctor import check_store
+    from organism.store.db import sqlite_file
+
+    if sqlite_file(settings.database):
+        store.migrate(settings.database)
+        return
+    require(check_store(settings))
+
+
+def require(*checks: Check) -> None:
+    """Exit with the first failed check's line: a canvas half published, or a run half reset, helps no one."""
+    failed = next((check for check in checks if not check.ok), None)
+    if failed is not None:
+        raise click.ClickException(failed.line())

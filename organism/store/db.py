@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,9 +15,17 @@ SQLITE_BUSY_TIMEOUT_S = 30
 PG_CONNECT_TIMEOUT_S = 5
 
 
+class MissingFolder(Exception):
+    """The folder an SQLite URL puts its file in does not exist."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"folder {folder} does not exist")
+        self.folder = folder
+
+
 def sqlite_file(url: str) -> Path | None:
-    """The file behind an SQLite URL (``db+``/``sqlalchemy+`` prefixes allowed), or None for other databases."""
-    parsed = make_url(url.split("+", 1)[1] if url.startswith(("db+", "sqlalchemy+")) else url)
+    """The file behind an SQLite URL, or None for other databases."""
+    parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
@@ -62,6 +70,15 @@ def engine_for(url: str) -> Engine:
         if sqlite_file(url):
             event.listen(engine, "connect", _sqlite_foreign_keys)
     return engine
+
+
+def reach(url: str) -> None:
+    """Connect to the database at ``url`` once; raises what the driver raised, or :class:`MissingFolder`."""
+    path = sqlite_file(url)
+    if path is not None and not path.parent.exists():
+        raise MissingFolder(path.parent)
+    with engine_for(url).connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

@@ -22,10 +22,11 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SKIPPED = "skipped"  # a scheduled firing that did not start: the workflow's previous run was still open
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
 
 
 class NodeStatus(enum.StrEnum):
@@ -100,6 +101,17 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(Text)
     body: Mapped[dict[str, Any]]
+
+
+class ScheduleMark(Base):
+    """The newest firing of a workflow's schedule that beat has handled (started, or passed over by its policy)."""
+
+    __tablename__ = "organism_schedule_marks"
+
+    workflow: Mapped[str] = mapped_column(String(100), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(200), primary_key=True)  # Schedule.ident: cron and zone
+    fired_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DeadLetterStatus(enum.StrEnum):

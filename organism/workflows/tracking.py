@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from celery import shared_task
 from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -33,6 +34,21 @@ RUN_HEADER = "organism_run"
 NODE_HEADER = "organism_node"
 OPEN = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 logger = logging.getLogger(__name__)
+
+
+@shared_task(name="organism.run_failed", ignore_result=True)
+def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, generation: int = 0) -> None:
+    """Errback: fail the run a failed node belongs to, unless its hooks already did.
+
+    Celery calls an errback of this arity in the worker that saw the failure, with the failed request. The
+    generation check is part of the UPDATE, so an errback of a canvas that a resume replaced changes nothing.
+    """
+    logger.info("errback: run %s, task %s failed: %r", run_id, request.id, exc)
+    with session(get_settings().database) as s:
+        name = s.scalar(select(Node.name).where(Node.run_id == run_id, Node.task_id == request.id))
+        s.execute(update(Run).where(Run.id == run_id, Run.generation == generation, Run.status.in_(OPEN)).values(
+            status=RunStatus.FAILED.value, finished_at=utcnow(),
+            error=f"{name or 'task ' + request.id}: {type(exc).__name__}: {exc}"))
 
 
 def run_of(request: Any) -> str | None:

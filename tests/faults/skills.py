@@ -16,11 +16,11 @@ import redis
 from celery import current_task, signals
 
 from organism.skill import skill
-from organism.workflows.runs import Plan, RunContext, register
+from organism.workflows.plan import Plan, RunContext
 from organism.workflows.tracking import RUN_HEADER
 from tasks.daily_sync import shape
 from tests.support.holds import hold
-from tests.support.noop import judge, keep
+from tests.support.noop import judge, keep, sync_like
 
 TRACES = "redis://127.0.0.1:6379/10"
 SLOW_SYNC = "faults-slow-sync"
@@ -59,7 +59,7 @@ def apply(prefix: str, key: str, work_s: float) -> str:
 # -- a Daily Sync whose scans take long enough to restart a service under them ----------------------------------
 
 @skill(organ="perception", name="faults.slow_scan", effect="read-only")
-def slow_scan(sources: list[str]) -> dict[str, Any]:
+def slow_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     hold(at_most_s=3)  # until the test has taken the service down and releases the run
     return {"quadrant": "q", "items_scanned": len(sources), "findings": []}
 
@@ -72,7 +72,6 @@ def count_join(scans: list[dict[str, Any]]) -> dict[str, Any]:
     return {"parts": len(scans)}
 
 
-@register(SLOW_SYNC)
 def build_slow(ctx: RunContext) -> Plan:
     return shape(ctx, {f"q{i}.slow": slow_scan for i in range(1, 5)}, count_join, {"eval.a": judge, "eval.b": judge},
                  keep)
@@ -93,18 +92,18 @@ def _scanned(kind: str, work_s: float) -> dict[str, Any]:
 
 
 @skill(organ="perception", name="faults.scan", effect="read-only")
-def scan(sources: list[str]) -> dict[str, Any]:
+def scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     return _scanned("plain", 0.2)
 
 
 @skill(organ="perception", name="faults.slowest_scan", effect="read-only")
-def slowest_scan(sources: list[str]) -> dict[str, Any]:
+def slowest_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """The last scan to finish: a chord body that started before it would have started early."""
     return _scanned("slowest", 2.0)
 
 
 @skill(organ="perception", name="faults.scan_dies_before_result", effect="read-only")
-def scan_dies_before_result(sources: list[str]) -> dict[str, Any]:
+def scan_dies_before_result(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """Do the work, record it, then SIGKILL this pool process on the first delivery (before any result exists)."""
     result = _scanned("dies-before-result", 0.1)
     if result["delivery"] == 1:
@@ -113,14 +112,14 @@ def scan_dies_before_result(sources: list[str]) -> dict[str, Any]:
 
 
 @skill(organ="perception", name="faults.scan_dies_after_result", effect="read-only")
-def scan_dies_after_result(sources: list[str]) -> dict[str, Any]:
+def scan_dies_after_result(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """Do the work and return; on the first delivery its pool process dies after Celery stored the result and
     counted it for the chord, before the main process acked the message (see :func:`_die_after_result`)."""
     return _scanned("dies-after-result", 0.1)
 
 
 @skill(organ="perception", name="faults.scan_kills_worker_after_result", effect="read-only")
-def scan_kills_worker_after_result(sources: list[str]) -> dict[str, Any]:
+def scan_kills_worker_after_result(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """Do the work and return; on the first delivery the worker's main process dies once the result is stored
     and counted: the message was never acked, so the broker delivers it again."""
     return _scanned("kills-worker-after-result", 0.1)
@@ -138,15 +137,18 @@ def _die_after_result(task_id: str, task: Any, retval: Any = None, state: str | 
         os.kill(os.getppid(), signal.SIGKILL)
 
 
-@register(KILLED_HEADER_SYNC)
 def build_killed_header(ctx: RunContext) -> Plan:
     scans = {"q1.plain": scan, "q2.dies_before_result": scan_dies_before_result,
              "q3.dies_after_result": scan_dies_after_result, "q4.slowest": slowest_scan}
     return shape(ctx, scans, count_join, {"eval.a": judge, "eval.b": judge}, keep)
 
 
-@register(KILLED_WORKER_SYNC)
 def build_killed_worker(ctx: RunContext) -> Plan:
     scans = {"q1.plain": scan, "q2.kills_worker_after_result": scan_kills_worker_after_result,
              "q3.plain": scan, "q4.slowest": slowest_scan}
     return shape(ctx, scans, count_join, {"eval.a": judge, "eval.b": judge}, keep)
+
+
+sync_like(SLOW_SYNC, build_slow)
+sync_like(KILLED_HEADER_SYNC, build_killed_header)
+sync_like(KILLED_WORKER_SYNC, build_killed_worker)

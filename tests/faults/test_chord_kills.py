@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy import update
 
 from organism.store import session
 from organism.store.models import Delivery, Run, utcnow
-from organism.workflows.runs import start
+from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat, children, kill_leftovers
 from tests.faults.skills import KILLED_HEADER_SYNC, KILLED_WORKER_SYNC, traces
@@ -65,7 +65,7 @@ def save(artifacts: Path, scenario: str, cluster: Cluster, body: dict[str, Any],
 
 
 def test_a_header_whose_pool_process_dies_is_counted_once(faults: Cluster, beat: Beat, artifacts: Path) -> None:
-    run = finished_run(faults.settings.database, start(faults.app, KILLED_HEADER_SYNC, date(2026, 3, 1)).run_id,
+    run = finished_run(faults.settings.database, start(faults.app, KILLED_HEADER_SYNC, {"date": "2026-03-01"}).run_id,
                        timeout_s=40)
 
     assert run.status == "succeeded", run.error
@@ -89,7 +89,7 @@ def test_a_header_redelivered_after_its_worker_died_is_counted_once(faults: Clus
                                                                    artifacts: Path) -> None:
     process = faults.workers.processes["perception"]
     pool = children(process.pid)
-    run_id = start(faults.app, KILLED_WORKER_SYNC, date(2026, 3, 2)).run_id
+    run_id = start(faults.app, KILLED_WORKER_SYNC, {"date": "2026-03-02"}).run_id
     with session(faults.settings.database) as s:  # the visibility timeout and a restart take most of 15 s
         s.execute(update(Run).where(Run.id == run_id).values(deadline_at=utcnow() + timedelta(seconds=60)))
     wait_for(lambda: process.poll() is not None, 30, "the header to kill its worker")

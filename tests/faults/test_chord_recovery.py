@@ -22,7 +22,8 @@ import pytest
 import redis
 
 from organism.store.models import Run
-from organism.workflows.runs import WATCHDOG_FAILED, WATCHDOG_RESUMED, find_run, report_of, start
+from organism.workflows.queries import find_run, report_of
+from organism.workflows.start import WATCHDOG_FAILED, WATCHDOG_RESUMED, start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat
 from tests.observability.servers import AUTH, OPERATOR_ENV, serving
@@ -57,7 +58,7 @@ def stalled_daily_sync(cluster: Cluster, day: date) -> tuple[str, dict[str, tupl
     once all four have succeeded."""
     consume(cluster, "perception", on=False)
     try:
-        run_id = start(cluster.app, "daily-sync", day).run_id
+        run_id = start(cluster.app, "daily-sync", {"date": day}).run_id
         lose_chord_state(cluster)
     finally:
         consume(cluster, "perception", on=True)

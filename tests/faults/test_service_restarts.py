@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from organism.store.models import Run
-from organism.workflows.runs import WATCHDOG_RESUMED, find_run, start
+from organism.workflows.queries import find_run
+from organism.workflows.start import WATCHDOG_RESUMED, start
 from tests.conftest import Cluster
 from tests.faults.conftest import (
     Beat,
@@ -81,7 +82,7 @@ def test_a_run_completes_across_a_service_restart_mid_run(
         request: pytest.FixtureRequest) -> None:
     stop, bring_back = outage
     case = request.node.callspec.id
-    run_id = start(faults.app, SLOW_SYNC, date(2026, 4, 1)).run_id
+    run_id = start(faults.app, SLOW_SYNC, {"date": date(2026, 4, 1)}).run_id
     began = time.monotonic()
     wait_for(lambda: scans(faults, run_id, "running"), 20, "all four scans to be running")
 

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from organism.workflows.runs import report_of, start
+from organism.workflows.queries import report_of
+from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.support.services import finished_run
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_daily_sync_stores_a_report_with_all_four_scans(cluster: Cluster) -> None:
-    started = start(cluster.app, "daily-sync", date(2026, 11, 23))
+    started = start(cluster.app, "daily-sync", {"date": date(2026, 11, 23)})
     assert started.created and started.key == "daily-sync:2026-11-23"
 
     run = finished_run(cluster.settings.database, started.run_id, timeout_s=120)

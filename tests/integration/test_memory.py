@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from organism.workflows.runs import report_of, start
+from organism.workflows.queries import report_of
+from organism.workflows.start import start
 from tests.conftest import Cluster, daily_sync_on_own_workers
 from tests.support.services import finished_run
 
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.integration
 def test_a_later_report_recalls_the_themes_an_earlier_one_had(clusters) -> None:  # type: ignore[no-untyped-def]
     cluster: Cluster = clusters["embedded"]
     cluster.clean()
-    first = start(cluster.app, "daily-sync", date(2026, 11, 21))
+    first = start(cluster.app, "daily-sync", {"date": date(2026, 11, 21)})
     assert finished_run(cluster.settings.database, first.run_id, 120).status == "succeeded"
-    second = start(cluster.app, "daily-sync", date(2026, 11, 22))
+    second = start(cluster.app, "daily-sync", {"date": date(2026, 11, 22)})
     run = finished_run(cluster.settings.database, second.run_id, 120)
 
     earlier = report_of(cluster.settings.database, first.run_id)

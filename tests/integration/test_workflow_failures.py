@@ -11,7 +11,9 @@ from sqlalchemy import update
 from organism.failures import dead_letters
 from organism.store import session
 from organism.store.models import Node, Run, utcnow
-from organism.workflows.runs import CannotResume, find_run, resume, start, watchdog
+from organism.workflows.queries import find_run
+from organism.workflows.reconcile import watchdog
+from organism.workflows.start import CannotResume, resume, start
 from tests.conftest import Cluster
 from tests.support.holds import release
 from tests.support.noop import FAIL_SYNC, GATE, HANG_SYNC, NOOP_SYNC
@@ -27,7 +29,7 @@ def _errbacks(cluster: Cluster, run_id: str) -> int:
 
 def test_a_failed_chord_header_fails_the_run_with_node_and_reason(cluster: Cluster) -> None:
     redis.Redis.from_url(GATE).delete("gate")
-    started = start(cluster.app, FAIL_SYNC, date(2026, 2, 1))
+    started = start(cluster.app, FAIL_SYNC, {"date": date(2026, 2, 1)})
 
     run = finished_run(cluster.settings.database, started.run_id, timeout_s=30)
 
@@ -45,7 +47,7 @@ def test_a_failed_chord_header_fails_the_run_with_node_and_reason(cluster: Clust
 def test_resume_reruns_only_what_did_not_succeed(cluster: Cluster) -> None:
     gate = redis.Redis.from_url(GATE)
     gate.delete("gate")
-    started = start(cluster.app, FAIL_SYNC, date(2026, 2, 2))
+    started = start(cluster.app, FAIL_SYNC, {"date": date(2026, 2, 2)})
     assert finished_run(cluster.settings.database, started.run_id, timeout_s=30).status == "failed"
     failed = wait_for(lambda: _scans_settled(cluster, started.run_id), 20, "the other scans to finish")
     before = {n.name: (n.task_id, n.attempts) for n in failed.nodes}
@@ -64,7 +66,7 @@ def test_resume_reruns_only_what_did_not_succeed(cluster: Cluster) -> None:
 
 
 def test_resume_refuses_while_nodes_are_at_work(cluster: Cluster) -> None:
-    started = start(cluster.app, HANG_SYNC, date(2026, 2, 4))
+    started = start(cluster.app, HANG_SYNC, {"date": date(2026, 2, 4)})
     wait_for(lambda: _node(cluster, started.run_id, "q1.slow") == "running", 20, "the slow scan to start")
     with session(cluster.settings.database) as s:
         s.execute(update(Run).where(Run.id == started.run_id).values(status="failed"))
@@ -86,7 +88,7 @@ def _scans_settled(cluster: Cluster, run_id: str):  # type: ignore[no-untyped-de
 
 
 def test_the_watchdog_fails_a_run_past_its_deadline(cluster: Cluster) -> None:
-    started = start(cluster.app, HANG_SYNC, date(2026, 2, 3))
+    started = start(cluster.app, HANG_SYNC, {"date": date(2026, 2, 3)})
     wait_for(lambda: (r := find_run(cluster.settings.database, started.run_id)) and r.status == "running", 20,
              "the run to start")
     with session(cluster.settings.database) as s:
@@ -103,7 +105,7 @@ def test_the_watchdog_fails_a_run_past_its_deadline(cluster: Cluster) -> None:
 def test_the_watchdog_recovers_successes_whose_bookkeeping_was_lost(cluster: Cluster) -> None:
     """Workers write node rows after Celery has the result; one killed in between loses only the row, which
     the watchdog's next round recovers from the result backend, long before the run's deadline."""
-    started = start(cluster.app, NOOP_SYNC, date(2026, 2, 5))
+    started = start(cluster.app, NOOP_SYNC, {"date": date(2026, 2, 5)})
     run = finished_run(cluster.settings.database, started.run_id, timeout_s=30)
     assert run.status == "succeeded", run.error
     assert all(n.started_at and n.finished_at and n.started_at <= n.finished_at and n.attempts == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from organism.gateway.models import LedgerEntry
 from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.store import session
-from organism.workflows.runs import start
+from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.support.noop import GATE, NOOP_SYNC, gated_scan
 from tests.support.services import finished_run, wait_for
@@ -60,7 +60,7 @@ def billed(production: Cluster) -> Iterator[None]:
 def test_a_run_its_dead_letters_replayed_and_the_token_totals(production: Cluster, billed: None, page: Page,
                                                               artifacts: Path) -> None:
     url, gate = production.settings.database, redis.Redis.from_url(GATE)
-    run = finished_run(url, start(production.app, NOOP_SYNC, date(2026, 4, 1)).run_id)
+    run = finished_run(url, start(production.app, NOOP_SYNC, {"date": "2026-04-01"}).run_id)
     gate.delete("gate")
     with pytest.raises(Exception, match="gate closed"):
         gated_scan.delay(["feed"]).get(timeout=20)

@@ -4,14 +4,13 @@ data, `/metrics` included, refuses anonymous access; nothing is kept on disk."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
 import tornado.web
 from flower import urls
 
-from organism.workflows.runs import start
+from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.observability.servers import AUTH, OPERATOR_ENV, serving
 from tests.support.noop import NOOP_SYNC, echo
@@ -43,7 +42,8 @@ def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_a
 
         # Flower sees only events sent after it subscribed: wait until a probe task shows up.
         wait_for(probe, 30, "Flower to receive task events", interval_s=1)
-        run = finished_run(production.settings.database, start(production.app, NOOP_SYNC, date(2026, 3, 3)).run_id)
+        started = start(production.app, NOOP_SYNC, {"date": "2026-03-03"})
+        run = finished_run(production.settings.database, started.run_id)
         assert run.status == "succeeded", run.error
         wait_for(lambda: all(seen(node.task_id) for node in run.nodes), 20, "Flower to list the run's eight tasks")
         task = flower.get(f"/api/task/info/{run.nodes[0].task_id}", auth=AUTH).json()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.gateway.semaphore import Semaphore
 from organism.store import session
-from organism.workflows.runs import start
+from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.integration.test_cli import organism
 from tests.observability.servers import AUTH, OPERATOR_ENV, Server, basic, free_port, serving
@@ -92,7 +91,7 @@ def test_scrape_counts_what_a_daily_sync_a_dead_letter_and_model_calls_did(produ
     endpoint = f"http://obs-{uuid.uuid4().hex[:8]}.invalid/v1"
     before = scrape(exporter)
 
-    run = finished_run(url, start(production.app, NOOP_SYNC, date(2026, 3, 1)).run_id)
+    run = finished_run(url, start(production.app, NOOP_SYNC, {"date": "2026-03-01"}).run_id)
     assert run.status == "succeeded", run.error
     with pytest.raises(Exception, match="token="):
         refuse.delay("token=hunter2").get(timeout=20)
@@ -159,7 +158,7 @@ def test_scrape_counts_what_a_daily_sync_a_dead_letter_and_model_calls_did(produ
 
 
 def test_outcome_lines_name_run_node_task_organ_attempt_and_duration_without_secrets(production: Cluster) -> None:
-    run = finished_run(production.settings.database, start(production.app, NOOP_SYNC, date(2026, 3, 2)).run_id)
+    run = finished_run(production.settings.database, start(production.app, NOOP_SYNC, {"date": "2026-03-02"}).run_id)
     scan = next(node for node in run.nodes if node.name == "q1.scan")
     with pytest.raises(Exception, match="Bearer"):
         refuse.delay("Bearer abc.def-secret").get(timeout=20)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
+from organism.brokers import Broker, broker_for
 from organism.observability.broker import PUBLISHED_HEADER, BacklogClock, read_queues
 from tests.support.services import RABBIT_VHOST
 
@@ -18,7 +19,8 @@ AGE_S = 30.0
 
 
 @pytest.fixture(params=["redis", "sqlalchemy", "amqp"])
-def broker(request: pytest.FixtureRequest, services: None, tmp_path: Path) -> Iterator[tuple[Connection, Queue]]:
+def broker(request: pytest.FixtureRequest, services: None,
+           tmp_path: Path) -> Iterator[tuple[Broker, Connection, Queue]]:
     url = {"redis": "redis://127.0.0.1:6379/12", "sqlalchemy": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
            "amqp": f"amqp://guest:guest@127.0.0.1:5672/{RABBIT_VHOST}"}[request.param]
     name = f"obs.probe.{uuid.uuid4().hex[:8]}"
@@ -27,7 +29,7 @@ def broker(request: pytest.FixtureRequest, services: None, tmp_path: Path) -> It
     options = {"confirm_publish": True} if request.param == "amqp" else {}
     with Connection(url, transport_options=options) as connection:
         queue(connection.default_channel).declare()
-        yield connection, queue
+        yield broker_for(url), connection, queue
         queue(connection.default_channel).delete()
 
 
@@ -38,14 +40,14 @@ def _publish(connection: Connection, queue: Queue, count: int, published_at: flo
                              headers={PUBLISHED_HEADER: published_at + n})
 
 
-def test_depth_is_exact_and_age_is_read_where_the_broker_allows(broker: tuple[Connection, Queue]) -> None:
-    connection, queue = broker
+def test_depth_is_exact_and_age_is_read_where_the_broker_allows(broker: tuple[Broker, Connection, Queue]) -> None:
+    kind, connection, queue = broker
     clock = BacklogClock()
-    empty = read_queues(connection, [queue.name], clock)[0]
+    empty = read_queues(kind, connection, [queue.name], clock)[0]
     before_publish = time.time()
     _publish(connection, queue, 3, before_publish - AGE_S)
 
-    waiting = read_queues(connection, [queue.name], clock)[0]
+    waiting = read_queues(kind, connection, [queue.name], clock)[0]
 
     assert (empty.messages, empty.oldest_age_s) == (0, 0.0)
     assert waiting.messages == 3
@@ -56,9 +58,9 @@ def test_depth_is_exact_and_age_is_read_where_the_broker_allows(broker: tuple[Co
         assert waiting.consumers is None and AGE_S <= waiting.oldest_age_s < AGE_S + 5
 
 
-def test_a_queue_the_broker_has_never_seen_is_empty(broker: tuple[Connection, Queue]) -> None:
-    connection, _ = broker
+def test_a_queue_the_broker_has_never_seen_is_empty(broker: tuple[Broker, Connection, Queue]) -> None:
+    kind, connection, _ = broker
 
-    missing = read_queues(connection, [f"obs.never.{uuid.uuid4().hex[:8]}"], BacklogClock())[0]
+    missing = read_queues(kind, connection, [f"obs.never.{uuid.uuid4().hex[:8]}"], BacklogClock())[0]
 
     assert missing.messages == 0 and missing.oldest_age_s == 0.0

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from organism.skill import skill
-from organism.workflows.runs import Plan, RunContext, register
-from tasks.daily_sync import shape
+from organism.workflows.declaration import Workflow
+from organism.workflows.plan import Plan, RunContext
+from organism.workflows.registry import declare
+from tasks.daily_sync import DAILY_SYNC, DailySyncParams, shape
 
 NOOP_SYNC = "noop-sync"
 
 
 @skill(organ="perception", name="test.scan")
-def scan(sources: list[str]) -> dict[str, Any]:
-    return {"quadrant": "q", "items_scanned": len(sources), "findings": []}
+def scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
+    return {"quadrant": "q", "items_scanned": len(sources), "findings": [], "window": window}
 
 
 @skill(organ="relationship", name="test.join")
@@ -27,8 +30,8 @@ def judge(synthesis: dict[str, Any]) -> dict[str, Any]:
 
 
 @skill(organ="evolution", name="test.keep")
-def keep(evaluations: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    return {"run_id": run_id, "evaluations": len(evaluations)}
+def keep(judged: list[dict[str, Any]], run_id: str, key: str, window: dict[str, str]) -> dict[str, Any]:
+    return {"run_id": run_id, "key": key, "handed_over": len(judged)}
 
 
 @skill(organ="perception", name="test.echo")
@@ -39,9 +42,16 @@ def echo(value: int, label: str = "x") -> dict[str, Any]:
     return {"value": value, "label": label, "queue": current_task.request.delivery_info.get("routing_key")}
 
 
-@register(NOOP_SYNC)
+def sync_like(name: str, build: Callable[[RunContext], Plan]) -> Workflow:
+    """Declare a workflow with the Daily Sync's parameters, run key and shape, over the skills ``build`` picks."""
+    return declare(Workflow(name=name, params=DailySyncParams, key=DAILY_SYNC.key, build=build))
+
+
 def build(ctx: RunContext) -> Plan:
     return shape(ctx, {f"q{i}.scan": scan for i in range(1, 5)}, join, {"eval.a": judge, "eval.b": judge}, keep)
+
+
+sync_like(NOOP_SYNC, build)
 
 
 def _where() -> dict[str, Any]:
@@ -60,7 +70,7 @@ HANG_SYNC = "hanging-sync"
 
 
 @skill(organ="perception", name="test.gated_scan", effect="read-only")
-def gated_scan(sources: list[str]) -> dict[str, Any]:
+def gated_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """Fail permanently while the gate is closed (Redis key ``gate`` unset)."""
     import redis
 
@@ -72,7 +82,7 @@ def gated_scan(sources: list[str]) -> dict[str, Any]:
 
 
 @skill(organ="perception", name="test.slow_scan", effect="read-only")
-def slow_scan(sources: list[str]) -> dict[str, Any]:
+def slow_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
     """Busy until the test releases its run (tests.support.holds), at most 4 s."""
     from tests.support.holds import hold
 
@@ -80,13 +90,15 @@ def slow_scan(sources: list[str]) -> dict[str, Any]:
     return {"quadrant": "q1", "items_scanned": 0, "findings": []}
 
 
-@register(FAIL_SYNC)
 def build_gated(ctx: RunContext) -> Plan:
     scans = {"q1.scan": scan, "q2.gated": gated_scan, "q3.scan": scan, "q4.scan": scan}
     return shape(ctx, scans, join, {"eval.a": judge, "eval.b": judge}, keep)
 
 
-@register(HANG_SYNC)
 def build_hanging(ctx: RunContext) -> Plan:
     scans = {"q1.slow": slow_scan, "q2.scan": scan, "q3.scan": scan, "q4.scan": scan}
     return shape(ctx, scans, join, {"eval.a": judge, "eval.b": judge}, keep)
+
+
+sync_like(FAIL_SYNC, build_gated)
+sync_like(HANG_SYNC, build_hanging)

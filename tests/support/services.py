@@ -76,7 +76,7 @@ def profile_env(profile: str, data_dir: Path) -> dict[str, str]:
 
 def finished_run(database_url: str, run_id: str, timeout_s: float = 60):  # type: ignore[no-untyped-def]
     """The run once it has succeeded or failed."""
-    from organism.workflows.runs import find_run
+    from organism.workflows.queries import find_run
 
     def done():  # type: ignore[no-untyped-def]
         run = find_run(database_url, run_id)

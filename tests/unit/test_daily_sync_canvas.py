@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from pathlib import Path
 
 from celery.canvas import _chain, _chord
 
 from organism.app import create_app
 from organism.settings import load
-from organism.workflows.runs import RunContext, builder
+from organism.workflows.plan import RunContext
+from organism.workflows.registry import workflow
+from organism.workflows.start import parameters
 from organism.workflows.tracking import NODE_HEADER, RUN_HEADER
 
 
 def _plan(run_id: str, **ctx: object):  # type: ignore[no-untyped-def]
     app = create_app(load())
-    context = RunContext(run_id=run_id, key="daily-sync:2026-11-23", day=date(2026, 11, 23), settings=app.settings,
+    daily_sync = workflow(app, "daily-sync")
+    params = parameters(app, daily_sync, {"date": "2026-11-23"})
+    context = RunContext(run_id=run_id, key="daily-sync:2026-11-23", params=params, settings=app.settings,
                          **ctx)  # type: ignore[arg-type]
-    return builder(app, "daily-sync")(context)
+    return daily_sync.build(context)
 
 
 def test_four_scans_then_synthesis_then_two_evaluations_then_store() -> None:
@@ -29,8 +33,10 @@ def test_four_scans_then_synthesis_then_two_evaluations_then_store() -> None:
     assert [t.task for t in first.tasks] == ["q1p0.pain_scanner", "q2p0.emotion_scanner", "q3p0.trend_scanner",
                                              "q4p0.scene_scanner"]
     assert first.body.task == "p2.cross_quadrant_synthesis"
-    assert [t.task for t in second.tasks] == ["p1.opportunity_evaluator", "p1.risk_evaluator"]
-    assert second.body.task == "p3.report_keeper" and second.body.kwargs == {"run_id": "run-1"}
+    assert [t.task for t in second.tasks] == ["p1.opportunity_evaluator", "p1.risk_evaluator", "organism.hand_on"]
+    window = {"start": "2026-11-22T06:00:00+08:00", "end": "2026-11-23T06:00:00+08:00"}
+    assert second.body.task == "p3.report_keeper"
+    assert second.body.kwargs == {"run_id": "run-1", "key": "daily-sync:2026-11-23", "window": window}
     assert [(n.name, n.phase_name, n.organ) for n in plan.nodes] == [
         ("q1.pain_points", "perception", "perception"), ("q2.emotions", "perception", "perception"),
         ("q3.trends", "perception", "perception"), ("q4.scenes", "perception", "perception"),
@@ -63,9 +69,17 @@ def test_a_resumed_run_hands_on_stored_results_instead_of_redoing_nodes() -> Non
     plan = _plan("run-1", generation=1, reuse=scans)
 
     header = plan.signature.tasks[0].tasks
-    assert [t.task for t in header] == ["organism.stored_result", "q2p0.emotion_scanner", "organism.stored_result",
+    assert [t.task for t in header] == ["organism.hand_on", "q2p0.emotion_scanner", "organism.hand_on",
                                         "q4p0.scene_scanner"]
     assert header[0].args == ({"quadrant": "q1"},) and header[0].immutable
     assert [n.name for n in plan.nodes] == ["q2.emotions", "q4.scenes", "synthesis", "eval.opportunity", "eval.risk",
                                             "store"]
     assert not {n.task_id for n in plan.nodes} & {n.task_id for n in _plan("run-1").nodes}
+
+
+def test_the_runs_parameters_reach_the_scans_as_arguments() -> None:
+    scans = _plan("run-1").signature.tasks[0].tasks
+    window = {"start": "2026-11-22T06:00:00+08:00", "end": "2026-11-23T06:00:00+08:00"}
+    assert all(len(t.args) == 2 and t.args[1] == window for t in scans)
+    assert all(t.args[0] == scans[0].args[0] and all(Path(s).is_file() for s in t.args[0]) for t in scans)
+    assert [t.kwargs for t in scans] == [{}, {}, {"history": 3}, {}]

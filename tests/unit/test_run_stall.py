@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from organism.store.models import Node, utcnow
-from organism.workflows.runs import Stall, stalled
+from organism.workflows.reconcile import Stall, stalled
 
 PHASES = ("perception", "synthesis", "judgment", "store")
 
