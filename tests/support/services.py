@@ -62,8 +62,7 @@ def fresh_pg_database(name: str = PG_DATABASE) -> None:
 
 def profile_env(profile: str, data_dir: Path) -> dict[str, str]:
     """ORGANISM_* variables for one profile, pointed at the test vhost, Redis databases and database."""
-    env = {"ORGANISM_PROFILE": profile, "ORGANISM_DATA_DIR": str(data_dir), "ORGANISM_TASK_MODULES": TEST_MODULES,
-           "ORGANISM_SOURCES": f'["{ROOT}/config/sources/sample-posts.jsonl", "{ROOT}/config/sources/sample-feed.xml"]'}
+    env = {"ORGANISM_PROFILE": profile, "ORGANISM_DATA_DIR": str(data_dir), "ORGANISM_TASK_MODULES": TEST_MODULES}
     if profile == "production":
         env |= {"ORGANISM_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{RABBIT_VHOST}",
                 "ORGANISM_RESULT_BACKEND": "redis://127.0.0.1:6379/11",
