@@ -163,7 +163,14 @@ def worker(organs: tuple[str, ...], concurrency: int | None, celery_args: tuple[
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def beat(celery_args: tuple[str, ...]) -> None:
     """Run the one beat process: it starts every workflow on its schedules (`organism workflows` lists them)."""
+    from organism.workflows.declaration import DeclarationError
+    from organism.workflows.registry import check_settings
+
     settings = settings_or_exit()
+    try:
+        check_settings(app_or_exit())
+    except DeclarationError as error:
+        raise click.ClickException(f"bad configuration: {error}") from None
     ensure_store(settings)
     command = [sys.executable, "-m", "celery", "-A", "organism.app", "beat", *celery_args]
     with _exec_errors():

@@ -130,9 +130,10 @@ def workflows() -> None:
         for schedule in in_force:
             upcoming = next_firing(schedule, now)
             when = f"next {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "never fires"
+            window_h = schedule.catch_up_window.total_seconds() / 3600
             console.print(f"schedule [bold]{schedule.cron}[/] in {schedule.zone}: {when} (catch-up "
-                          f"{schedule.catch_up.value} within {schedule.catch_up_window}, overlap "
-                          f"{schedule.overlap.value})", highlight=False)
+                          f"{schedule.catch_up.value} within {window_h:g} h, overlap {schedule.overlap.value})",
+                          highlight=False)
 
 
 def follow(settings: Settings, run_id: str, workers: Any, timeout_s: float) -> NoReturn:

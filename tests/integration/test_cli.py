@@ -54,7 +54,7 @@ def test_sync_with_an_unreachable_broker_fails_in_one_line(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
-    ("ORGANISM_DAILY_SYNC_HOUR", "25", "setting ORGANISM_DAILY_SYNC_HOUR: Input should be less than or equal to 23"),
+    ("ORGANISM_SCHEDULE_TICK_S", "0", "setting ORGANISM_SCHEDULE_TICK_S: Input should be greater than 0"),
     ("ORGANISM_TIMEZONE", "Mars/Olympus", "setting ORGANISM_TIMEZONE: Value error, unknown time zone"),
     ("ORGANISM_PROFILE", "cloud", "setting ORGANISM_PROFILE: Input should be 'embedded', 'production' or 'redis'"),
 ])
