@@ -51,10 +51,10 @@ def test_redis_visibility_timeout_must_outlast_the_task_time_limit() -> None:
 
 def test_several_bad_values_are_each_named() -> None:
     with pytest.raises(SettingsError) as raised:
-        load(daily_sync_minute=61, worker_concurrency={"perception": "many"})
+        load(schedule_tick_s=7200, worker_concurrency={"perception": "many"})
 
     assert str(raised.value).splitlines() == [
-        "setting ORGANISM_DAILY_SYNC_MINUTE: Input should be less than or equal to 59 (got 61)",
+        "setting ORGANISM_SCHEDULE_TICK_S: Input should be less than or equal to 3600 (got 7200)",
         "setting ORGANISM_WORKER_CONCURRENCY[perception]: Input should be a valid integer, "
         "unable to parse string as an integer (got 'many')",
     ]
@@ -161,3 +161,24 @@ def test_every_variable_the_deploy_files_scripts_and_code_use_is_known() -> None
 
     assert len(found) > 30
     assert unknown_variables(found) == []
+
+
+def test_relative_sources_are_read_from_the_settings_file_that_names_them(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "organism.toml").write_text('sources = ["posts.jsonl", "https://example.com/feed.xml"]\n')
+    monkeypatch.setenv("ORGANISM_CONFIG_FILE", str(folder / "organism.toml"))
+    monkeypatch.chdir(tmp_path)
+
+    assert load().sources == (str(folder / "posts.jsonl"), "https://example.com/feed.xml")
+    monkeypatch.setenv("ORGANISM_SOURCES", '["posts.jsonl"]')  # a variable's relative path: the working folder
+    assert load().sources == (str(tmp_path / "posts.jsonl"),)
+
+
+def test_a_schedule_setting_is_checked_field_by_field() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load(schedules={"daily-sync": [{"cron": "0 6 * * *", "zone": "Europe/Berlin", "catch_up": "never"}]})
+
+    assert str(raised.value) == ("setting ORGANISM_SCHEDULES[daily-sync][0][catch_up]: Input should be 'all', "
+                                 "'latest' or 'skip' (got 'never')")
