@@ -7,7 +7,7 @@ results; :class:`ChordCountingBackend` does the same with one SQL counter row, s
 task at all. It also never unpickles: Celery's database backend falls back to ``pickle.loads`` for a stored
 result that is not JSON and starts like a pickle (rows of Celery versions before 4), so whoever can write to
 ``results.sqlite`` could run code in every process that reads a result. Such a row is refused with a logged
-error instead (result_backends.py).
+error instead (:mod:`.results`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Transport(envelopes.Delivering, kombu_sqlalchemy.Transport):
     (organism.brokers.envelopes).
 
     kombu forwards every transport option to ``create_engine``, so ``polling_interval`` cannot travel as
-    one; it is this class attribute, set by :func:`configure_polling`.
+    one; it is this class attribute, set by :func:`configure_polling` (organism.brokers.sql).
     """
 
     Channel = Channel
@@ -51,16 +51,6 @@ class Transport(envelopes.Delivering, kombu_sqlalchemy.Transport):
 
 def configure_polling(interval_s: float) -> None:
     Transport.polling_interval = interval_s
-
-
-def broker_url(url: str) -> str:
-    """The database URL behind ``sqlalchemy+sqlite:///f``; the app names :data:`TRANSPORT` separately,
-    because kombu accepts a transport class path only as the ``transport`` option, never in a URL."""
-    return url.split("+", 1)[1]
-
-
-def transport_options(url: str) -> dict[str, Any]:
-    return sqlite_connect_args(url.split("+", 1)[1])
 
 
 _COUNTERS = "organism_chord_counters"
@@ -125,3 +115,8 @@ RESULT_BACKEND = "organism.brokers.embedded:ChordCountingBackend"
 def result_backend_url(url: str) -> str:
     """``db+sqlite:///f`` becomes a URL that selects :class:`ChordCountingBackend`."""
     return f"{RESULT_BACKEND}+{url.split('+', 1)[1]}"
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Celery's ``database_engine_options`` for the results at ``db+sqlite:///f``."""
+    return sqlite_connect_args(url.split("+", 1)[1])

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kombu import Connection, Exchange, Queue
 
 from organism.settings import Settings
+
+if TYPE_CHECKING:
+    from organism.brokers.base import Broker
 
 EXCHANGE = Exchange("organism", type="direct", durable=True)
 DEAD_LETTER_EXCHANGE = Exchange("organism.dead", type="direct", durable=True)
 DEAD_LETTER_QUEUE = "organism.dead"
 
 
-def is_amqp(url: str) -> bool:
-    return url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp")
-
-
-def organ_queues(settings: Settings) -> list[Queue]:
-    """The organ queues. On RabbitMQ they carry their dead-letter exchange and a priority maximum from the
-    first declaration, because RabbitMQ refuses to redeclare a queue with new arguments."""
-    arguments: dict[str, object] = {}
-    if is_amqp(settings.broker):
-        arguments = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name, "x-max-priority": settings.max_priority}
-    return [
-        Queue(organ, EXCHANGE, routing_key=organ, durable=True,
-              queue_arguments={**arguments, "x-dead-letter-routing-key": organ} if arguments else None)
-        for organ in settings.organs
-    ]
+def organ_queues(settings: Settings, broker: Broker) -> list[Queue]:
+    """The organ queues, with the arguments ``broker`` declares them with (RabbitMQ: dead-lettering, priorities)."""
+    return [Queue(organ, EXCHANGE, routing_key=organ, durable=True,
+                  queue_arguments=broker.queue_arguments(settings, organ))
+            for organ in settings.organs]
 
 
 def route_by_organ(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None,

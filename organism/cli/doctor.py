@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import redis
 import sqlalchemy.exc
 from amqp.exceptions import AccessRefused, AMQPError
-from kombu import Connection
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import text
 
+from organism.brokers import broker_for
+from organism.brokers.redis import RedisBroker
 from organism.settings import Settings, masked
 from organism.store import current_revision, head_revision
-from organism.store.db import engine_for, sqlite_file
+from organism.store.db import MissingFolder, reach
 
 TIMEOUT_S = 3
 
@@ -54,17 +54,16 @@ class Check:
         return f"FAIL  {self.name:<8} {self.url}: {self.problem} — {self.fix}"
 
 
+# How to start the server behind a results or store URL; a broker says its own (organism.brokers).
 _START = {
-    "amqp": "start RabbitMQ (scripts/services, or `docker compose up -d rabbitmq`)",
-    "redis": "start Redis (scripts/services, or `docker compose up -d redis`)",
+    "redis": RedisBroker.start,
     "postgresql": "start PostgreSQL (scripts/services, or `docker compose up -d postgres`)",
 }
 
 
-def _fix(url: str, setting: str) -> str:
+def _start(url: str) -> str | None:
     scheme = url.split("://", 1)[0]
-    start = next((action for kind, action in _START.items() if kind in scheme), None)
-    return f"{start}, or set {setting}" if start else f"check {setting}"
+    return next((action for kind, action in _START.items() if kind in scheme), None)
 
 
 # Servers say these in words only: PostgreSQL gives a failed connection no SQLSTATE, kombu rewraps Redis errors.
@@ -76,8 +75,9 @@ _NO_TABLE = re.compile(r"no such table|(relation|column) \S+ does not exist")
 _DOWN = (OSError, KombuOperationalError, redis.ConnectionError, redis.TimeoutError, sqlalchemy.exc.OperationalError)
 
 
-def diagnose(name: str, url: str, setting: str, error: BaseException) -> Check:
-    """The failed check of service ``name`` at ``url`` (set by ``setting``) that ``error`` amounts to."""
+def diagnose(name: str, url: str, setting: str, error: BaseException, start: str | None = None) -> Check:
+    """The failed check of service ``name`` at ``url`` (set by ``setting``) that ``error`` amounts to; ``start``
+    says how to start the service when it does not answer (default: by the URL, for results and the store)."""
     chain = list(_causes(error))
     said = _message(chain[-1])
     shown = masked(url)
@@ -93,7 +93,9 @@ def diagnose(name: str, url: str, setting: str, error: BaseException) -> Check:
     if _NO_TABLE.search(said):
         return Check(name, shown, f"tables missing ({said})", "run `organism migrate`", Fault.NO_TABLES)
     if any(isinstance(e, _DOWN) for e in chain):
-        return Check(name, shown, f"unreachable ({said})", _fix(url, setting), Fault.DOWN)
+        start = start or _start(url)
+        fix = f"{start}, or set {setting}" if start else f"check {setting}"
+        return Check(name, shown, f"unreachable ({said})", fix, Fault.DOWN)
     return Check(name, shown, f"failed ({type(chain[-1]).__name__}: {said})", f"check {setting}", Fault.OTHER)
 
 
@@ -113,7 +115,8 @@ def failed_service(settings: Settings, error: BaseException) -> Check | None:
     for cause in _causes(error):
         for kind, name, url, setting in _SERVICES:
             if isinstance(cause, kind):
-                found = diagnose(name, getattr(settings, url), setting, error)
+                start = broker_for(settings.broker).start if name == "broker" else None
+                found = diagnose(name, getattr(settings, url), setting, error, start)
                 return None if found.fault is Fault.OTHER else found
     return None
 
@@ -140,21 +143,15 @@ def _message(error: BaseException) -> str:
 
 
 def check_broker(settings: Settings) -> Check:
-    url = settings.broker
-    if url.startswith(("sqlalchemy+", "sqla+")):
-        return _check_sql("broker", url, "ORGANISM_BROKER_URL")
-    try:
-        with Connection(url, connect_timeout=TIMEOUT_S) as connection:
-            connection.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
-    except Exception as error:
-        return diagnose("broker", url, "ORGANISM_BROKER_URL", error)
-    return Check("broker", masked(url))
+    """Whether the broker answers (a URL that names no broker raises :class:`~organism.settings.SettingsError`)."""
+    broker = broker_for(settings.broker)
+    return _check("broker", settings.broker, "ORGANISM_BROKER_URL", lambda: broker.reach(TIMEOUT_S), broker.start)
 
 
 def check_results(settings: Settings) -> Check:
     url = settings.results
     if url.startswith("db+"):
-        return _check_sql("results", url, "ORGANISM_RESULT_BACKEND")
+        return _check_sql("results", url, "ORGANISM_RESULT_BACKEND", url.removeprefix("db+"))
     try:
         redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S).ping()
     except Exception as error:
@@ -174,17 +171,20 @@ def check_store(settings: Settings) -> Check:
     return found
 
 
-def _check_sql(name: str, url: str, setting: str) -> Check:
-    plain = url.split("+", 1)[1] if url.startswith(("db+", "sqlalchemy+", "sqla+")) else url
-    path = sqlite_file(plain)
-    if path is not None and not path.parent.exists():
-        return Check(name, masked(url), f"folder {path.parent} does not exist",
-                     "run `organism migrate` (it creates it) or set ORGANISM_DATA_DIR")
+def _check_sql(name: str, url: str, setting: str, database: str | None = None) -> Check:
+    """The check of the SQL database at ``database`` (default: ``url``), shown as ``url``."""
+    database = database or url
+    return _check(name, url, setting, lambda: reach(database), _start(database))
+
+
+def _check(name: str, url: str, setting: str, reach_once: Callable[[], None], start: str | None) -> Check:
+    """The check of service ``name`` at ``url``: ``reach_once`` connects once or raises."""
     try:
-        with engine_for(plain).connect() as connection:
-            connection.execute(text("SELECT 1"))
+        reach_once()
+    except MissingFolder as missing:
+        return Check(name, masked(url), str(missing), "run `organism migrate` (it creates it) or set ORGANISM_DATA_DIR")
     except Exception as error:
-        return replace(diagnose(name, plain, setting, error), url=masked(url))
+        return diagnose(name, url, setting, error, start)
     return Check(name, masked(url))
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from flask import Blueprint, render_template
 
+from organism.brokers import broker_for
 from organism.console.context import organism
 from organism.observability.broker import BacklogClock, queue_names, read_queues
 from organism.observability.gateway_state import endpoint_views
@@ -38,7 +39,7 @@ def index() -> str:
     settings, observability = app.settings, app.settings.observability
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=3)
-        queues = read_queues(connection, queue_names(settings.organs), CLOCK)
+        queues = read_queues(broker_for(settings.broker), connection, queue_names(settings.organs), CLOCK)
     now = time.time()
     return render_template(
         "cluster.html", organs=settings.organs, queues=queues, now=now,

@@ -26,7 +26,8 @@ from sqlalchemy import Select, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, is_amqp
+from organism.brokers import broker_for
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from organism.errors import OrganismError
 from organism.redaction import redact
 from organism.settings import get_settings
@@ -190,8 +191,8 @@ def minimal(letter: Letter, refused: BaseException) -> Letter:
 
 
 def publish_copy(app: Celery, letter: Letter) -> None:
-    """Put a copy of the message on the dead-letter queue, where the broker cannot do it (Redis, SQL)."""
-    if is_amqp(app.conf.broker_url):
+    """Put a copy of the message on the dead-letter queue, where the broker does not move it there itself."""
+    if broker_for((getattr(app, "settings", None) or get_settings()).broker).dead_letters_rejected:
         return
     body = {"task": letter.task_name, "id": letter.task_id, "args": redact(letter.args),
             "kwargs": redact(letter.kwargs),

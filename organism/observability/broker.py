@@ -2,7 +2,8 @@
 
 Depth is exact on every transport: a passive ``queue_declare`` returns the count of ready messages (RabbitMQ
 also says how many consumers the queue has). Age comes from the :data:`PUBLISHED_HEADER` that every producer
-stamps on its messages (hooks.py), read where the broker lets us look without side effects:
+stamps on its messages (hooks.py), read where the broker lets us look without side effects (each broker's
+``oldest_payloads``, organism.brokers):
 
 * Redis: the oldest element of each priority list is peeked with ``LINDEX`` (kombu pushes left, pops right);
 * the SQL transport: the oldest visible row is read;
@@ -20,12 +21,15 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kombu import Connection
 from kombu.exceptions import ChannelError
 
 from organism.brokers.queues import DEAD_LETTER_QUEUE
+
+if TYPE_CHECKING:
+    from organism.brokers.base import Broker
 
 PUBLISHED_HEADER = "organism_published_at"  # epoch seconds, set by the producer (clocks in sync: NTP)
 
@@ -64,9 +68,8 @@ def queue_names(organs: Iterable[str]) -> list[str]:
     return [*organs, DEAD_LETTER_QUEUE]
 
 
-def read_queues(connection: Connection, names: list[str], clock: BacklogClock) -> list[QueueState]:
-    """The state of each queue in ``names``; a queue the broker does not know yet is empty."""
-    driver = connection.transport.driver_type
+def read_queues(broker: Broker, connection: Connection, names: list[str], clock: BacklogClock) -> list[QueueState]:
+    """The state of each queue in ``names`` on ``broker``; a queue the broker does not know yet is empty."""
     states = []
     for name in names:
         channel = connection.channel()  # RabbitMQ closes a channel on a failed passive declare
@@ -77,37 +80,16 @@ def read_queues(connection: Connection, names: list[str], clock: BacklogClock) -
             except ChannelError:
                 messages, consumers = 0, 0
             now = time.time()
-            if driver == "amqp":
-                age: float | None = clock.age_s(name, messages, now)
+            payloads = broker.oldest_payloads(channel, name) if messages else None
+            if payloads is None:  # an empty queue (age 0), or one the broker cannot peek (RabbitMQ)
+                age = clock.age_s(name, messages, now)
             else:
-                published = _oldest_published(channel, driver, name) if messages else None
-                age = 0.0 if not messages else None if published is None else max(0.0, now - published)
+                stamps = [stamp for stamp in map(_published_at, payloads) if stamp is not None]
+                age = max(0.0, now - min(stamps)) if stamps else None
         finally:
             _close(channel)
-        states.append(QueueState(name, messages, consumers if driver == "amqp" else None, age))
+        states.append(QueueState(name, messages, consumers if broker.counts_consumers else None, age))
     return states
-
-
-def _oldest_published(channel: Any, driver: str, queue: str) -> float | None:
-    if driver == "redis":
-        with channel.conn_or_acquire() as client:
-            raw = [client.lindex(channel._q_for_pri(queue, pri), -1) for pri in channel.priority_steps]
-        payloads = [item for item in raw if item is not None]
-    elif driver == "sql":
-        payloads = _oldest_rows(channel, queue)
-    else:
-        return None
-    stamps = [stamp for stamp in map(_published_at, payloads) if stamp is not None]
-    return min(stamps) if stamps else None
-
-
-def _oldest_rows(channel: Any, queue: str) -> list[str]:
-    message, queue_row = channel.message_cls, channel.queue_cls
-    row = (channel.session.query(message.payload).join(queue_row, message.queue_id == queue_row.id)
-           .filter(queue_row.name == queue, message.visible.is_(True))
-           .order_by(message.sent_at, message.id).first())
-    channel.session.rollback()  # end the read transaction: SQLite would otherwise hold its snapshot
-    return [row[0]] if row else []
 
 
 def _published_at(payload: str | bytes) -> float | None:

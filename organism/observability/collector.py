@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from organism.brokers import broker_for
 from organism.gateway.models import BreakerState
 from organism.observability.broker import BacklogClock, queue_names, read_queues
 from organism.observability.gateway_state import endpoint_views
@@ -36,6 +37,7 @@ class ClusterCollector(Collector):
     def __init__(self, app: Organism) -> None:
         self.app = app
         self.settings = app.settings
+        self.broker = broker_for(app.settings.broker)
         self.clock = BacklogClock()
         # Imported here, in the thread that builds the exporter: task modules may look for the current app,
         # which a server's worker threads do not share.
@@ -73,7 +75,7 @@ class ClusterCollector(Collector):
                                       labels=["queue"])
         with self.app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=3)
-            states = read_queues(connection, queue_names(self.settings.organs), self.clock)
+            states = read_queues(self.broker, connection, queue_names(self.settings.organs), self.clock)
         for state in states:
             depth.add_metric([state.name], state.messages)
             if state.oldest_age_s is not None:
