@@ -58,6 +58,9 @@ BROKEN_TOML = 'profile = "production"\nbroker_url = "amqp://unterminated\n'
      "(char 1)); give a JSON array"),
     ({"ORGANISM_BROKER_ULR": "amqp://guest:guest@127.0.0.1:5672//"},
      "Error: bad configuration: setting ORGANISM_BROKER_ULR: no such setting; did you mean ORGANISM_BROKER_URL?"),
+    ({"ORGANISM_BROKER_URL": "sqs://AKIA:secret@"},
+     "Error: bad configuration: setting ORGANISM_BROKER_URL: unsupported scheme sqs://; use amqp://, amqps://, "
+     "pyamqp://, redis://, rediss://, sqlalchemy+<database URL>, sqla+<database URL>"),
 ])
 def test_a_bad_variable_is_one_line_naming_it(command: str, env: dict[str, str], expected: str) -> None:
     assert one_line(organism(command, env=env)) == expected
