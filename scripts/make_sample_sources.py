@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Generate the sample sources the analysis demo and its tests read.
+"""Generate the sample sources the Daily Sync, the demo and the analysis tests read.
 
-Writes ``config/sources/sample-posts.jsonl`` (about 300 community posts, roughly 65% English and
-35% Chinese, about four fictional products) and ``config/sources/sample-feed.xml`` (an RSS 2.0 feed
-of 40 product-blog and forum-digest entries). Everything falls between 2026-11-09 and 2026-11-22.
+Writes ``tasks/samples/sample-posts.jsonl`` (about 1,300 community posts, roughly 60% English and
+40% Chinese, about four fictional products) and ``tasks/samples/sample-feed.xml`` (an RSS 2.0 feed
+of product-blog and forum-digest entries). Dated items fall between 2026-11-01 and 2026-12-13, six
+weeks with 20 to 40 posts a day, so a scan of any day finds something; a few pinned posts and feed
+entries carry no date at all.
 
 Posts are assembled from hand-written fragments (a core sentence plus optional opener, detail,
-usage scene and closer) so they read naturally without being copies of each other. A few themes
-are deliberately concentrated in the second week so the trend scanner has something real to find:
-battery drain after the Lumacam 3.8 firmware update, requests for an offline mode in Notebloom,
-and DashPlate delivery delays during a rainy week. The generator is seeded, so running it again
-reproduces the committed files byte for byte.
+usage scene and closer) so they read naturally without being copies of each other. Each theme has
+a steady daily rate, and some also surge after an event: a few posts a day at first, the peak on
+the fourth day, then a slow decline. Surges in the first weeks (Notebloom's price rise, sync
+conflicts after its 6.4 release, VoltWay payment failures) fade; those of the last two weeks start
+a few days apart (battery drain after the Lumacam 3.8 firmware update, requests for an offline mode
+in Notebloom, DashPlate delivery delays in a rainy spell, slow charging in a cold snap, a new
+DashPlate service fee), so the trend scan has something real to find on any late day. The
+generator is seeded, so running it again reproduces the committed files byte for byte.
 
-Usage: python scripts/make_sample_sources.py [--out-dir config/sources]
+Usage: python scripts/make_sample_sources.py [--out-dir tasks/samples]
 """
 
 from __future__ import annotations
@@ -20,18 +25,30 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import random
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-SEED = 20261122
-FIRST_DAY = dt.date(2026, 11, 9)
-DAYS = 14
-EARLY_DAYS = range(0, 7)  # 2026-11-09 .. 2026-11-15
-RECENT_DAYS = range(7, 14)  # 2026-11-16 .. 2026-11-22
+SEED = 20261213
+FIRST_DAY = dt.date(2026, 11, 1)
+LAST_DAY = dt.date(2026, 12, 13)
+DAYS = (LAST_DAY - FIRST_DAY).days + 1
 CST = dt.timezone(dt.timedelta(hours=8))
+# Events that set themes off, each the first day of a surge.
+PRICE_NOTICE = dt.date(2026, 11, 3)
+SYNC_RELEASE = dt.date(2026, 11, 8)
+PAYMENT_OUTAGE = dt.date(2026, 11, 17)
+FIRMWARE_3_8 = dt.date(2026, 11, 30)
+OFFLINE_THREAD = dt.date(2026, 12, 3)
+RAINY_SPELL = dt.date(2026, 12, 6)
+COLD_SNAP = dt.date(2026, 12, 9)
+SERVICE_FEE = dt.date(2026, 12, 12)
+RAMP = (0.5, 0.8, 1.0)  # share of the peak on a surge's first days
+DECAY = 0.65  # per day after the peak
+FLOOR = 0.15  # what is left of a surge once it has faded
 
 PRODUCTS = {
     "notebloom": "https://community.notebloom.example/t/",
@@ -39,6 +56,23 @@ PRODUCTS = {
     "lumacam": "https://community.lumacam.example/t/",
     "voltway": "https://community.voltway.example/t/",
 }
+
+
+@dataclass(frozen=True)
+class Surge:
+    """A burst of posts after an event: ``peak`` extra posts a day at its height."""
+
+    onset: dt.date
+    peak: float
+
+    def level(self, day: dt.date) -> float:
+        """Extra posts expected on ``day``."""
+        since = (day - self.onset).days
+        if since < 0:
+            return 0.0
+        if since < len(RAMP):
+            return self.peak * RAMP[since]
+        return self.peak * max(FLOOR, DECAY ** (since - len(RAMP) + 1))
 
 
 @dataclass(frozen=True)
@@ -50,15 +84,21 @@ class Theme:
     lang: str
     mood: str  # "neg", "pos" or "ask": picks the opener and closer pools
     tag: str
-    early: int
-    recent: int
+    rate: float  # posts a day, surge aside
+    surge: Surge | None
     titles: tuple[str, ...]
     cores: tuple[str, ...]
-    early_cores: tuple[str, ...] = ()  # posts from before the theme took off
+    early_cores: tuple[str, ...] = ()  # posts from before the surge
     early_titles: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
     scenes: tuple[str, ...] = ()
-    recent_days: range = RECENT_DAYS
+
+    def expected(self, day: dt.date) -> float:
+        """Posts expected on ``day``."""
+        return self.rate + (self.surge.level(day) if self.surge else 0.0)
+
+    def before_surge(self, day: dt.date) -> bool:
+        return self.surge is not None and day < self.surge.onset
 
 
 OPENERS = {
@@ -88,7 +128,7 @@ CLOSERS = {
 
 EN_THEMES = (
     Theme(
-        "lumacam-battery", "lumacam", "en", "neg", "battery", 2, 17,
+        "lumacam-battery", "lumacam", "en", "neg", "battery", 0.4, Surge(FIRMWARE_3_8, 5.0),
         titles=("Battery drain after 3.8 update?", "Lumacam 3.8 killing my battery",
                 "Battery drain after the update, known issue?", "Outdoor cam battery dying in days",
                 "PSA: hold off on firmware 3.8", "Firmware update = battery drain",
@@ -132,7 +172,7 @@ EN_THEMES = (
                 "Working from home, I can hear the chime for every single wake-up. It's constant."),
     ),
     Theme(
-        "lumacam-night-vision", "lumacam", "en", "pos", "night-vision", 5, 5,
+        "lumacam-night-vision", "lumacam", "en", "pos", "night-vision", 1.2, None,
         titles=("Night vision is genuinely impressive", "Night footage is great",
                 "Appreciation post for the color night mode", "Lumacam night mode beats my old camera"),
         cores=(
@@ -152,7 +192,7 @@ EN_THEMES = (
                 "Checked it from the hotel while traveling and could see everything."),
     ),
     Theme(
-        "lumacam-alerts", "lumacam", "en", "neg", "alerts", 5, 4,
+        "lumacam-alerts", "lumacam", "en", "neg", "alerts", 1.4, None,
         titles=("Motion alerts are a mess", "Notifications are useless lately",
                 "Alerts: late or false, never right", "Too many pointless alerts"),
         cores=(
@@ -173,7 +213,7 @@ EN_THEMES = (
                 "On vacation I ended up muting it, which defeats the purpose."),
     ),
     Theme(
-        "lumacam-wifi", "lumacam", "en", "neg", "connectivity", 3, 3,
+        "lumacam-wifi", "lumacam", "en", "neg", "connectivity", 0.91, None,
         titles=("Camera keeps going offline", "Wi-Fi disconnects every night", "Lumacam offline again",
                 "Connection keeps dropping"),
         cores=(
@@ -189,7 +229,7 @@ EN_THEMES = (
                 "I check it when I get home from the late shift and half the time it's down."),
     ),
     Theme(
-        "notebloom-offline", "notebloom", "en", "ask", "offline-mode", 3, 15,
+        "notebloom-offline", "notebloom", "en", "ask", "offline-mode", 0.4, Surge(OFFLINE_THREAD, 5.0),
         titles=("Offline mode when?", "Please add offline mode", "Offline mode is the #1 missing feature",
                 "Feature request: offline notebooks", "Notes won't load underground", "+1 offline mode"),
         early_cores=(
@@ -226,7 +266,7 @@ EN_THEMES = (
                 "ideas."),
     ),
     Theme(
-        "notebloom-sync", "notebloom", "en", "neg", "sync", 8, 3,
+        "notebloom-sync", "notebloom", "en", "neg", "sync", 0.91, Surge(SYNC_RELEASE, 3.0),
         titles=("Sync problems again", "Sync is unreliable lately", "Phone and laptop out of sync",
                 "Sync issues after the last release"),
         cores=(
@@ -245,7 +285,7 @@ EN_THEMES = (
                 "Meeting notes from a client call were just gone when I opened the laptop."),
     ),
     Theme(
-        "notebloom-price", "notebloom", "en", "neg", "pricing", 8, 3,
+        "notebloom-price", "notebloom", "en", "neg", "pricing", 0.0, Surge(PRICE_NOTICE, 3.5),
         titles=("Pro price increase is too much", "50% price hike?", "Subscription getting too expensive",
                 "Thinking of cancelling after the price change"),
         cores=(
@@ -262,7 +302,7 @@ EN_THEMES = (
                 "something free.",),
     ),
     Theme(
-        "notebloom-praise", "notebloom", "en", "pos", "praise", 6, 6,
+        "notebloom-praise", "notebloom", "en", "pos", "praise", 1.49, None,
         titles=("Love this app", "Small thing I appreciate", "Appreciation post",
                 "Notebloom keeps getting better", "Why I stick with Notebloom"),
         cores=(
@@ -280,7 +320,7 @@ EN_THEMES = (
                 "Used it to plan a two-week trip and had the whole itinerary in one notebook."),
     ),
     Theme(
-        "dashplate-rain", "dashplate", "en", "neg", "delivery-delay", 2, 14,
+        "dashplate-rain", "dashplate", "en", "neg", "delivery-delay", 0.4, Surge(RAINY_SPELL, 5.0),
         titles=("Delivery delays whenever it rains", "Another late delivery in the rain", "Rain = late food",
                 "Rainy night, cold dinner", "ETA is fiction in bad weather",
                 "Storm delays are getting ridiculous"),
@@ -313,10 +353,9 @@ EN_THEMES = (
                 "I was stuck in back-to-back calls working from home and really counted on lunch showing up.",
                 "Ordered before my night shift and had to leave before it came.",
                 "Got home soaked from my commute and just wanted hot food."),
-        recent_days=range(8, 14),
     ),
     Theme(
-        "dashplate-cold", "dashplate", "en", "neg", "order-quality", 5, 5,
+        "dashplate-cold", "dashplate", "en", "neg", "order-quality", 1.29, None,
         titles=("Order problems again", "Not what I ordered", "Order quality lately",
                 "DashPlate order went wrong"),
         cores=(
@@ -333,7 +372,7 @@ EN_THEMES = (
                 "On a night shift break you don't have time to wait for a replacement."),
     ),
     Theme(
-        "dashplate-family", "dashplate", "en", "pos", "group-order", 4, 4,
+        "dashplate-family", "dashplate", "en", "pos", "group-order", 1.0, None,
         titles=("Family dinner made easy", "Sunday dinner win", "DashPlate for big family meals"),
         cores=(
             "The group order feature is perfect for family dinner, everyone picks their own dish and it all "
@@ -349,7 +388,7 @@ EN_THEMES = (
                 "After a long week working from home it was nice not to think about dinner."),
     ),
     Theme(
-        "dashplate-late-night", "dashplate", "en", "ask", "late-night", 4, 4,
+        "dashplate-late-night", "dashplate", "en", "ask", "late-night", 1.0, None,
         titles=("Late night options for night shift workers", "3am ordering", "Night shift food",
                 "Fewer restaurants after midnight?"),
         cores=(
@@ -365,7 +404,7 @@ EN_THEMES = (
                  "Thirty-minute breaks don't leave much room for delays."),
     ),
     Theme(
-        "voltway-broken", "voltway", "en", "neg", "charger-reliability", 6, 6,
+        "voltway-broken", "voltway", "en", "neg", "charger-reliability", 1.49, None,
         titles=("Another broken charger", "Out of order again", "Charger reliability is getting worse",
                 "Chargers broken for weeks", "Station says available, it isn't"),
         cores=(
@@ -384,7 +423,7 @@ EN_THEMES = (
                 "My daily commute depends on this one station."),
     ),
     Theme(
-        "voltway-payment", "voltway", "en", "neg", "payment", 4, 3,
+        "voltway-payment", "voltway", "en", "neg", "payment", 0.4, Surge(PAYMENT_OUTAGE, 3.0),
         titles=("Payment problems at the charger", "VoltWay payments are a mess", "App payment issues"),
         cores=(
             "Payment keeps failing in the VoltWay app even though the card works everywhere else.",
@@ -399,7 +438,7 @@ EN_THEMES = (
                 "Late at night after work it's the last thing I want to deal with."),
     ),
     Theme(
-        "voltway-road-trip", "voltway", "en", "pos", "route-planner", 4, 4,
+        "voltway-road-trip", "voltway", "en", "pos", "route-planner", 0.91, None,
         titles=("Road trip route planner is excellent", "Long trip, no stress",
                 "Great charging stops",
                 "Props to VoltWay"),
@@ -416,7 +455,7 @@ EN_THEMES = (
         scenes=("Family holiday travel done right.", "Perfect for my monthly work trips."),
     ),
     Theme(
-        "voltway-queue", "voltway", "en", "neg", "queues", 3, 4,
+        "voltway-queue", "voltway", "en", "neg", "queues", 0.91, None,
         titles=("Queues at the station", "Waiting forever to charge", "Need more chargers downtown",
                 "Waiting in line again"),
         cores=(
@@ -429,11 +468,52 @@ EN_THEMES = (
         details=("Some cars were already at 100%.", "Only four stalls for the whole district."),
         scenes=("On my commute home this adds almost an hour.", "During travel weekends it's even worse."),
     ),
+    Theme(
+        "voltway-cold", "voltway", "en", "neg", "cold-weather", 0.15, Surge(COLD_SNAP, 5.0),
+        titles=("Charging is so slow in the cold", "Cold snap = slow charging", "Fast chargers not fast in winter",
+                "Winter charging speeds are a joke", "Slow charging every morning now"),
+        early_titles=("Slower charging on a frosty morning?",),
+        early_cores=(
+            "First frosty morning and charging felt a bit slower than usual. Is that normal in winter?",
+        ),
+        cores=(
+            "Cold snap this week and the VoltWay fast chargers are crawling at 40 kW instead of 150.",
+            "Charging in the cold takes twice as long. The stall said 150 kW, my car got 38.",
+            "Range dropped a third overnight in the cold snap and the charging was slow on top of that.",
+            "Is there a winter mode for these chargers? Slow charging in the cold every single morning now.",
+            "Preconditioned the battery like the app said and charging in the cold was still painfully slow.",
+            "Minus eight this morning and the downtown VoltWay stall took 70 minutes to get me to 80%.",
+            "Since the cold snap started, the slow charging has turned a quick stop into an hour.",
+        ),
+        details=("Battery preconditioning was on.", "The app estimate said 25 minutes.",
+                 "Same stall was fine last month.", "The car was parked inside overnight."),
+        scenes=("My commute got an extra half hour because of it.",
+                "On the way home from the night shift it's freezing out there while I wait.",
+                "Not great with holiday travel coming up."),
+    ),
+    Theme(
+        "dashplate-fee", "dashplate", "en", "neg", "fees", 0.0, Surge(SERVICE_FEE, 5.0),
+        titles=("New service fee?", "Service fee on every order now", "The new fee is a joke", "Hidden service fee",
+                "DashPlate fees keep growing"),
+        cores=(
+            "DashPlate quietly added a service fee to every order. Two dollars on a five dollar coffee.",
+            "The new service fee plus the delivery fee plus the tip means my lunch costs double.",
+            "Since the new service fee showed up I'm ordering less. Nobody announced it.",
+            "A service fee on top of the delivery fee? What is the delivery fee for then?",
+            "Checked my receipt and there's a new service fee I never agreed to.",
+            "Cancelled my order at checkout when I saw the service fee. That's new this week.",
+        ),
+        details=("It isn't shown until the very last screen.", "Support says the fee goes to operations.",
+                 "The restaurant's own menu prices went up too."),
+        scenes=("For a family dinner for five the fee alone was almost ten dollars.",
+                "On a night shift I just want a meal, not a surprise at checkout.",
+                "Working from home, I order lunch most days, so this adds up fast."),
+    ),
 )
 
 ZH_THEMES = (
     Theme(
-        "lumacam-battery", "lumacam", "zh", "neg", "battery", 1, 10,
+        "lumacam-battery", "lumacam", "zh", "neg", "battery", 0.2, Surge(FIRMWARE_3_8, 3.0),
         titles=("更新后耗电严重", "3.8固件耗电问题", "摄像头电池掉得太快", "有人遇到更新后耗电吗",
                 "别急着升级固件"),
         early_titles=("天冷了摄像头掉电快？",),
@@ -454,7 +534,7 @@ ZH_THEMES = (
                 "在家办公的时候能听到它一直在唤醒。"),
     ),
     Theme(
-        "lumacam-alerts", "lumacam", "zh", "neg", "alerts", 3, 2,
+        "lumacam-alerts", "lumacam", "zh", "neg", "alerts", 0.8, None,
         titles=("移动提醒问题", "提醒不靠谱", "推送和误报问题"),
         cores=(
             "移动侦测的提醒总是晚好几分钟，快递都被拿走了才推送。",
@@ -467,7 +547,7 @@ ZH_THEMES = (
         scenes=("夜班的时候根本没空看这些误报。", "出门旅行只好把提醒关了。"),
     ),
     Theme(
-        "lumacam-night-vision", "lumacam", "zh", "pos", "night-vision", 2, 2,
+        "lumacam-night-vision", "lumacam", "zh", "pos", "night-vision", 0.6, None,
         titles=("夜视效果真不错", "夸一下夜视"),
         cores=(
             "Lumacam 的彩色夜视效果出乎意料地好，半夜车牌都看得清。",
@@ -479,7 +559,7 @@ ZH_THEMES = (
         scenes=("下夜班回家前先看一眼门口，很安心。", "出差住酒店也能随时看家里情况。"),
     ),
     Theme(
-        "notebloom-offline", "notebloom", "zh", "ask", "offline-mode", 1, 8,
+        "notebloom-offline", "notebloom", "zh", "ask", "offline-mode", 0.2, Surge(OFFLINE_THREAD, 3.0),
         titles=("求离线模式", "离线模式什么时候上线", "地铁里打不开笔记", "建议增加离线模式"),
         early_cores=("Notebloom 有没有离线模式？地铁进隧道的时候编辑器直接卡住了。",),
         cores=(
@@ -497,7 +577,7 @@ ZH_THEMES = (
                 "在家办公有时候网络断了，笔记也跟着打不开。"),
     ),
     Theme(
-        "notebloom-sync", "notebloom", "zh", "neg", "sync", 4, 2,
+        "notebloom-sync", "notebloom", "zh", "neg", "sync", 0.6, Surge(SYNC_RELEASE, 2.0),
         titles=("同步问题", "同步又出问题了", "多设备同步很糟心"),
         cores=(
             "同步冲突又来了，同一篇笔记出现两个版本，不知道哪个是新的。",
@@ -510,7 +590,7 @@ ZH_THEMES = (
         scenes=("通勤路上写的草稿到公司就没了。", "在家办公要来回切换设备，同步出问题很影响效率。"),
     ),
     Theme(
-        "notebloom-price", "notebloom", "zh", "neg", "pricing", 4, 2,
+        "notebloom-price", "notebloom", "zh", "neg", "pricing", 0.0, Surge(PRICE_NOTICE, 2.5),
         titles=("涨价太多了", "订阅越来越贵", "考虑退订"),
         cores=(
             "Notebloom 会员从每月8美元涨到12美元，太贵了。",
@@ -522,7 +602,7 @@ ZH_THEMES = (
         details=("老用户也没有任何优惠。", "年费也跟着涨了。"),
     ),
     Theme(
-        "notebloom-praise", "notebloom", "zh", "pos", "praise", 3, 3,
+        "notebloom-praise", "notebloom", "zh", "pos", "praise", 0.91, None,
         titles=("安利一下", "用了三年的感受", "夸夸 Notebloom", "好用的笔记软件"),
         cores=(
             "新出的模板太好用了，每周复盘一下子就整理好了。",
@@ -535,7 +615,7 @@ ZH_THEMES = (
         scenes=("通勤路上随手记想法很方便。", "出去旅行的行程全放在一个笔记本里。"),
     ),
     Theme(
-        "dashplate-rain", "dashplate", "zh", "neg", "delivery-delay", 2, 9,
+        "dashplate-rain", "dashplate", "zh", "neg", "delivery-delay", 0.2, Surge(RAINY_SPELL, 3.0),
         titles=("下雨天外卖延迟", "雨天配送太慢了", "雨天外卖又晚了", "雨天加价还迟到"),
         early_titles=("下小雨也送这么慢？",),
         early_cores=("下小雨外卖就晚了四十分钟，雨天都这样吗？",
@@ -555,10 +635,9 @@ ZH_THEMES = (
                  "汤洒了一半。"),
         scenes=("一家人等着吃晚饭，孩子饿得直哭。", "在家办公中午连着开会，本来指望外卖准时送到。",
                 "夜班前点的，结果出门上班了还没送到。", "下班通勤淋了一身雨，回家就想吃口热的。"),
-        recent_days=range(8, 14),
     ),
     Theme(
-        "dashplate-cold", "dashplate", "zh", "neg", "order-quality", 3, 3,
+        "dashplate-cold", "dashplate", "zh", "neg", "order-quality", 0.91, None,
         titles=("订单又出问题", "外卖体验很差", "这单送得一塌糊涂"),
         cores=(
             "送到的饭菜是凉的，饮料还少了一杯，这个月第二次了。",
@@ -570,7 +649,7 @@ ZH_THEMES = (
         scenes=("一家人的晚饭计划全泡汤了。", "夜班休息时间短，根本等不了重新配送。"),
     ),
     Theme(
-        "dashplate-family", "dashplate", "zh", "pos", "group-order", 2, 3,
+        "dashplate-family", "dashplate", "zh", "pos", "group-order", 0.69, None,
         titles=("家庭聚餐点外卖很方便", "周末晚饭点外卖", "一家人点外卖的好体验"),
         cores=(
             "拼单功能太适合家庭聚餐了，每人选自己的菜，一起送到。",
@@ -582,7 +661,7 @@ ZH_THEMES = (
         scenes=("爸妈来家里住，没人需要下厨。",),
     ),
     Theme(
-        "dashplate-late-night", "dashplate", "zh", "ask", "late-night", 3, 3,
+        "dashplate-late-night", "dashplate", "zh", "ask", "late-night", 0.91, None,
         titles=("夜班点外卖", "半夜能点的店太少了", "凌晨外卖"),
         cores=(
             "上夜班的护士表示，凌晨三点能吃上热饭全靠 DashPlate。",
@@ -593,7 +672,7 @@ ZH_THEMES = (
         details=("夜间配送费有点贵。", "休息只有半小时，经不起延迟。"),
     ),
     Theme(
-        "voltway-broken", "voltway", "zh", "neg", "charger-reliability", 4, 4,
+        "voltway-broken", "voltway", "zh", "neg", "charger-reliability", 1.2, None,
         titles=("充电桩又坏了", "充电桩故障", "显示可用其实坏了", "快充桩停用好几周了"),
         cores=(
             "到了 VoltWay 充电站，四个充电桩坏了两个，又是这样。",
@@ -609,7 +688,7 @@ ZH_THEMES = (
                 "每天通勤就靠这一个站。"),
     ),
     Theme(
-        "voltway-payment", "voltway", "zh", "neg", "payment", 2, 2,
+        "voltway-payment", "voltway", "zh", "neg", "payment", 0.31, Surge(PAYMENT_OUTAGE, 2.0),
         titles=("支付问题", "App 付款又出问题", "充电付款太折腾"),
         cores=(
             "VoltWay App 支付一直失败，银行卡在别的地方都能用。",
@@ -621,7 +700,7 @@ ZH_THEMES = (
         scenes=("自驾途中在服务区被卡住了。",),
     ),
     Theme(
-        "voltway-road-trip", "voltway", "zh", "pos", "route-planner", 2, 2,
+        "voltway-road-trip", "voltway", "zh", "pos", "route-planner", 0.6, None,
         titles=("自驾路线规划很好用", "长途充电很顺利"),
         cores=(
             "开了一千二百公里自驾，VoltWay 的路线规划每个充电站都安排得很合理。",
@@ -633,7 +712,7 @@ ZH_THEMES = (
         scenes=("假期家庭出游全靠它。",),
     ),
     Theme(
-        "voltway-queue", "voltway", "zh", "neg", "queues", 2, 2,
+        "voltway-queue", "voltway", "zh", "neg", "queues", 0.69, None,
         titles=("排队充电太久", "市区充电桩太少"),
         cores=(
             "市中心的充电站排了四十五分钟才轮到我。",
@@ -644,9 +723,38 @@ ZH_THEMES = (
         details=("整个片区只有四个桩。",),
         scenes=("下班通勤回家要多花快一个小时。",),
     ),
+    Theme(
+        "voltway-cold", "voltway", "zh", "neg", "cold-weather", 0.11, Surge(COLD_SNAP, 3.0),
+        titles=("天冷充电太慢", "寒潮充电慢", "快充桩冬天不快了", "降温后充电慢得离谱"),
+        early_titles=("降温后充电变慢？",),
+        early_cores=("今天第一次降温，充电好像变慢了一点，正常吗？",),
+        cores=(
+            "降温以后 VoltWay 快充桩只有四十千瓦，充电慢得离谱。",
+            "天冷充电太慢了，本来二十分钟的现在要一个小时。",
+            "寒潮一来续航掉了三成，充电还特别慢。",
+            "早上零下好几度，充电桩功率一直上不去，充电太慢。",
+            "按 App 提示预热了电池，天冷充电还是很慢。",
+            "寒潮这几天每次充电都要排队，充电又慢，真难受。",
+        ),
+        details=("电池预热已经打开了。", "App 预计二十五分钟充满。", "同一个桩上个月还很正常。"),
+        scenes=("每天通勤要多花半个小时。", "下夜班回家在寒风里等充电。", "马上要自驾出游了，有点担心。"),
+    ),
+    Theme(
+        "dashplate-fee", "dashplate", "zh", "neg", "fees", 0.0, Surge(SERVICE_FEE, 3.0),
+        titles=("新增服务费？", "每单都收服务费", "服务费太离谱", "外卖又多收钱了"),
+        cores=(
+            "DashPlate 突然每单加收服务费，一杯咖啡多收两块。",
+            "新加的服务费加上配送费，一顿午饭贵了一倍。",
+            "配送费之外又来个服务费，到底收的什么钱？",
+            "结账时看到新的服务费直接取消了订单。",
+            "服务费也不提前通知，默默就加上了，很失望。",
+        ),
+        details=("最后一步才显示出来。", "客服说服务费用于平台运营。"),
+        scenes=("一家人点晚饭，光服务费就快十块钱了。", "在家办公天天点午饭，这样下来多花不少。"),
+    ),
 )
 
-# Stand-alone posts: (product, tag, title, text). Spread evenly over the two weeks.
+# Stand-alone posts: (product, tag, title, text). Spread evenly over the six weeks.
 EN_MISC = (
     ("lumacam", "integrations", "HomeKit support?",
      "Does Lumacam work with HomeKit yet or is that still 'coming soon'?"),
@@ -703,6 +811,22 @@ ZH_MISC = (
     ("lumacam", "export", "批量导出录像", "Lumacam 的录像能批量导出吗？"),
 )
 
+# Pinned posts, which the community export gives without a date: (product, lang, title, text).
+PINNED = (
+    ("lumacam", "en", "Known issues megathread",
+     "Known issues megathread: battery drain after updates, false motion alerts and Wi-Fi disconnects. Please post "
+     "logs here instead of opening new threads."),
+    ("notebloom", "en", "Read before posting",
+     "Read before posting: search for existing feature requests such as offline mode before opening a new one. "
+     "Duplicates get merged."),
+    ("dashplate", "en", "How refunds work",
+     "How refunds work: late delivery, cold food and missing items are refunded as credits within 24 hours."),
+    ("voltway", "en", "Reporting a broken charger",
+     "Reporting a broken charger: note the stall number and the error code shown on the screen."),
+    ("lumacam", "zh", "置顶：常见问题汇总", "置顶：更新后耗电、误报和断线等常见问题请集中在本帖反馈。"),
+    ("dashplate", "zh", "置顶：退款规则说明", "置顶：配送延迟、饭菜凉了和少送的订单，24小时内以代金券形式退款。"),
+)
+
 EN_AUTHORS = (
     "maya_k", "tomfromleeds", "priya.codes", "jonas_h", "leah.writes", "samwise88", "devnull_dan", "nina_r",
     "marco.p", "ellie_b", "kenji_t", "ana.luisa", "grace_h", "omar.builds", "hana_m", "benji", "zoe.w",
@@ -719,137 +843,176 @@ ZH_AUTHORS = (
     "海边的风",
 )
 
+# Feed entries: (published, blog, title, summary, category); None for pinned entries the feed gives no date.
 FEED_ENTRIES = (
-    ("2026-11-09T09:00:00Z", "Notebloom Blog", "Notebloom 6.4 release notes",
-     "Faster search indexing, a new weekly review template, and fixes for handwriting on older tablets.",
-     "release-notes"),
-    ("2026-11-09T15:30:00Z", "Lumacam Blog", "Night vision explained: color versus infrared",
-     "How the color night mode works, when the camera switches to infrared, and how to place a camera to "
-     "avoid glare from porch lights.", "guides"),
-    ("2026-11-10T08:00:00Z", "Notebloom Blog", "An update on Notebloom Pro pricing",
+    (None, "Lumacam Forum Digest", "Pinned: how to report a camera problem",
+     "Include the camera model, the firmware version and the activity log when you report battery drain, missed "
+     "alerts or disconnects.", "community"),
+    (None, "Notebloom 中文社区", "置顶：社区发帖规则",
+     "发帖前请先搜索，离线模式、同步问题等已有讨论的话题请在原帖回复。", "community"),
+    ("2026-11-01T09:00:00Z", "VoltWay News", "November network update",
+     "Twelve new stalls opened in October, and the app now shows when a station was last serviced.", "network"),
+    ("2026-11-02T08:00:00Z", "Notebloom Blog", "An update on Notebloom Pro pricing",
      "Starting December 1, Notebloom Pro moves from $8 to $12 per month. Annual subscribers keep their "
      "current price until renewal.", "pricing"),
-    ("2026-11-10T12:00:00Z", "DashPlate Blog", "Group orders now support split bills",
+    ("2026-11-02T15:30:00Z", "Lumacam Blog", "Night vision explained: color versus infrared",
+     "How the color night mode works, when the camera switches to infrared, and how to place a camera to "
+     "avoid glare from porch lights.", "guides"),
+    ("2026-11-03T04:00:00Z", "Notebloom 中文社区", "会员价格调整说明",
+     "自12月1日起，Notebloom 会员价格从每月8美元调整为12美元，年费用户续费前价格不变。", "pricing"),
+    ("2026-11-04T12:00:00Z", "DashPlate Blog", "Group orders now support split bills",
      "Everyone in a group order can now pay for their own dish, which makes family dinners and office "
      "lunches easier to organise.", "features"),
-    ("2026-11-11T10:00:00Z", "VoltWay News", "40 new fast-charging stalls along the coastal highway",
+    ("2026-11-05T10:00:00Z", "VoltWay News", "40 new fast-charging stalls along the coastal highway",
      "New VoltWay hubs open this month between the two largest cities, each with at least six 150 kW stalls.",
      "network"),
+    ("2026-11-06T09:00:00Z", "Lumacam Blog", "Getting your cameras ready for winter",
+     "Batteries hold less charge in the cold. Here is how to place outdoor cameras and tune motion detection "
+     "for the winter months.", "guides"),
+    ("2026-11-07T09:00:00Z", "Notebloom Blog", "Notebloom 6.4 release notes",
+     "Faster search indexing, a new weekly review template, and fixes for handwriting on older tablets.",
+     "release-notes"),
+    ("2026-11-08T11:00:00Z", "DashPlate Blog", "Weekly picks: comfort food for chilly evenings",
+     "Soups, noodles and hot pots that travel well, from restaurants that deliver within 30 minutes.",
+     "promotions"),
+    ("2026-11-09T18:00:00Z", "Notebloom Forum Digest", "Sync conflicts after 6.4: what we know",
+     "Several users report conflicted copies after updating to 6.4. The team is collecting examples in the "
+     "sync thread.", "digest"),
+    ("2026-11-10T03:00:00Z", "Notebloom 中文社区", "社区周报：涨价讨论与同步问题",
+     "本周讨论最多的是会员涨价，其次是同步冲突。团队正在排查 6.4 的同步问题。", "digest"),
     ("2026-11-11T18:00:00Z", "Notebloom Forum Digest", "Weekly digest: pricing reactions and sync conflicts",
-     "The pricing announcement dominated the forum this week. Several users also reported conflicted copies "
+     "The pricing announcement dominated the forum this week. Many users also reported conflicted copies "
      "after updating to 6.4.", "digest"),
     ("2026-11-12T09:00:00Z", "Lumacam Blog", "Tips for reducing false motion alerts",
      "Activity zones, person detection and sensitivity settings that cut down on alerts triggered by "
      "headlights, rain and insects.", "guides"),
-    ("2026-11-12T14:00:00Z", "VoltWay News", "Holiday travel: plan your charging stops early",
-     "The route planner now suggests stops with food and restrooms. Busy highway sites may have queues on "
-     "holiday weekends.", "travel"),
-    ("2026-11-12T20:00:00Z", "DashPlate Blog", "Late-night delivery extended to 3am in six cities",
-     "Night shift workers asked for it: more restaurants will stay available on the app until 3am.",
-     "features"),
-    ("2026-11-13T04:00:00Z", "VoltWay 中文社区", "本周充电桩故障反馈汇总",
-     "商场站和市中心站的故障报修较多，维修团队已排期处理，App 中的状态显示问题也在修复。", "digest"),
     ("2026-11-13T16:00:00Z", "Notebloom Blog", "Notebloom 6.4.1 fixes sync conflicts",
      "This patch fixes the conflicted copies some users saw after 6.4 and speeds up sync for large "
      "attachments.", "release-notes"),
-    ("2026-11-14T10:00:00Z", "Lumacam Blog", "Firmware 3.8 is rolling out",
-     "Firmware 3.8 adds package detection and smarter wake-up scheduling. The rollout to all battery cameras "
-     "begins on November 15.", "release-notes"),
-    ("2026-11-14T13:00:00Z", "VoltWay News", "Known issue: card payments failing for some users",
-     "Some card payments in the app fail with error 402. Tap-to-pay at the charger is unaffected where "
-     "available.", "status"),
-    ("2026-11-14T17:00:00Z", "DashPlate Blog", "What we're changing to keep food hot",
+    ("2026-11-13T20:00:00Z", "DashPlate Blog", "Late-night delivery extended to 3am in six cities",
+     "Night shift workers asked for it: more restaurants will stay available on the app until 3am.",
+     "features"),
+    ("2026-11-14T04:00:00Z", "VoltWay 中文社区", "本周充电桩故障反馈汇总",
+     "商场站和市中心站的故障报修较多，维修团队已排期处理，App 中的状态显示问题也在修复。", "digest"),
+    ("2026-11-15T17:00:00Z", "DashPlate Blog", "What we're changing to keep food hot",
      "New insulated bags and a limit on stacked orders aim to reduce complaints about cold food and missing "
      "items.", "quality"),
-    ("2026-11-15T03:00:00Z", "Notebloom 中文社区", "社区周报：涨价讨论与同步问题",
-     "本周讨论最多的是会员涨价，其次是同步冲突。6.4.1 已修复部分同步问题。", "digest"),
-    ("2026-11-15T12:00:00Z", "DashPlate Blog", "Weekend family dinner bundles are back",
-     "Family dinner bundles for four to eight people return with a kids' menu filter and scheduled delivery.",
-     "promotions"),
     ("2026-11-16T02:00:00Z", "DashPlate 中文社区", "夜班人群夜宵推荐",
      "整理了凌晨仍在营业的餐厅，适合夜班和加班的朋友。", "community"),
-    ("2026-11-16T11:00:00Z", "Lumacam Forum Digest", "Forum digest: early reports on firmware 3.8",
-     "A growing thread reports faster battery drain after updating to firmware 3.8. We are collecting logs "
-     "from affected cameras.", "digest"),
-    ("2026-11-16T19:00:00Z", "Notebloom Forum Digest", "Top feature request this week: offline mode",
-     "The offline mode request thread passed 300 votes. Most people describe commuting on the subway and "
-     "working on flights.", "digest"),
-    ("2026-11-17T08:00:00Z", "DashPlate Blog", "Service update: heavy rain in the metro area",
-     "Expect longer delivery times tonight because of heavy rain. A weather surcharge applies and goes to "
-     "couriers.", "status"),
-    ("2026-11-17T09:30:00Z", "DashPlate 中文社区", "雨天配送提醒",
-     "受持续降雨影响，部分地区配送时间延长，预计送达时间可能不准确，请大家谅解。", "status"),
-    ("2026-11-17T15:00:00Z", "VoltWay News", "Payment issue resolved",
-     "The card payment failures reported last week are fixed. Duplicate charges will be refunded "
-     "automatically.", "status"),
-    ("2026-11-18T10:00:00Z", "Lumacam Blog", "Investigating higher battery use on firmware 3.8",
-     "We have confirmed that some cameras wake up more often than intended after the 3.8 update, which "
-     "drains "
-     "the battery. A fix is in progress.", "status"),
-    ("2026-11-18T11:00:00Z", "Lumacam 中文社区", "关于3.8固件耗电问题的说明",
-     "我们注意到部分用户反馈更新后耗电明显加快，工程团队正在排查唤醒频率异常的问题。", "status"),
-    ("2026-11-18T16:00:00Z", "Notebloom Blog", "Offline mode: what we're exploring",
-     "We hear you. Here is how we are thinking about offline notebooks, conflict handling and storage "
-     "limits on phones.", "roadmap"),
-    ("2026-11-19T09:00:00Z", "DashPlate Forum Digest", "Community digest: rain delays and refunds",
-     "Delivery delays during this week's rain were the top topic, followed by questions about refund credits "
-     "for late orders.", "digest"),
+    ("2026-11-17T04:00:00Z", "VoltWay 中文社区", "App 支付失败问题说明",
+     "部分用户在 App 内付款失败，工程团队正在处理，充电桩上的刷卡支付不受影响。", "status"),
+    ("2026-11-18T13:00:00Z", "VoltWay News", "Known issue: card payments failing for some users",
+     "Some card payments in the app fail with error 402. Tap-to-pay at the charger is unaffected where "
+     "available.", "status"),
     ("2026-11-19T13:00:00Z", "VoltWay News", "Route planner now shows amenities",
      "Charging stops in the road trip planner now list food, restrooms and live stall availability.",
      "features"),
-    ("2026-11-19T14:00:00Z", "Notebloom 中文社区", "离线模式需求征集",
-     "离线模式已经成为社区呼声最高的功能，欢迎在帖子里描述你的使用场景，比如地铁通勤和出差。", "roadmap"),
-    ("2026-11-20T08:00:00Z", "Lumacam Blog", "Known issue: battery drain after the 3.8 update",
+    ("2026-11-20T14:00:00Z", "VoltWay News", "Holiday travel: plan your charging stops early",
+     "The route planner now suggests stops with food and restrooms. Busy highway sites may have queues on "
+     "holiday weekends.", "travel"),
+    ("2026-11-21T12:00:00Z", "DashPlate Blog", "Weekend family dinner bundles are back",
+     "Family dinner bundles for four to eight people return with a kids' menu filter and scheduled delivery.",
+     "promotions"),
+    ("2026-11-22T10:00:00Z", "Lumacam Forum Digest", "Forum digest: alert tuning tips",
+     "Members shared activity zone setups that cut false alerts from headlights and passing cars.", "digest"),
+    ("2026-11-23T05:00:00Z", "DashPlate 中文社区", "周末家庭聚餐套餐回归",
+     "四到八人的家庭聚餐套餐回归，支持儿童餐筛选和预约配送。", "promotions"),
+    ("2026-11-24T15:00:00Z", "VoltWay News", "Payment issue resolved",
+     "The card payment failures reported last week are fixed. Duplicate charges will be refunded "
+     "automatically.", "status"),
+    ("2026-11-25T09:00:00Z", "Notebloom Blog", "Templates gallery: plan your holidays",
+     "New templates for trip itineraries, gift lists and family dinner planning.", "features"),
+    ("2026-11-26T13:00:00Z", "VoltWay 中文社区", "市区新增充电站计划",
+     "为缓解市中心排队问题，下个月将在三个商圈新增充电桩，并开始收取超时占位费。", "network"),
+    ("2026-11-27T10:00:00Z", "Lumacam Blog", "Firmware 3.8 is rolling out",
+     "Firmware 3.8 adds package detection and smarter wake-up scheduling. The rollout to all battery cameras "
+     "begins on November 29.", "release-notes"),
+    ("2026-11-28T19:00:00Z", "VoltWay Forum Digest", "Forum digest: downtown queues and idle fees",
+     "Members discussed long queues at downtown stations and cars left plugged in after charging.", "digest"),
+    ("2026-11-29T18:00:00Z", "VoltWay News", "Idle fees at busy downtown sites",
+     "From December, cars that stay plugged in after charging at busy downtown sites pay an idle fee.",
+     "pricing"),
+    ("2026-11-30T03:00:00Z", "Lumacam 中文社区", "3.8 固件开始推送",
+     "3.8 固件新增包裹识别和更智能的唤醒策略，本周陆续推送到所有电池款摄像头。", "release-notes"),
+    ("2026-12-01T11:00:00Z", "Lumacam Forum Digest", "Forum digest: early reports on firmware 3.8",
+     "A growing thread reports faster battery drain after updating to firmware 3.8. We are collecting logs "
+     "from affected cameras.", "digest"),
+    ("2026-12-02T10:00:00Z", "Lumacam Blog", "Investigating higher battery use on firmware 3.8",
+     "We have confirmed that some cameras wake up more often than intended after the 3.8 update, which "
+     "drains the battery. A fix is in progress.", "status"),
+    ("2026-12-03T03:00:00Z", "Lumacam 中文社区", "关于3.8固件耗电问题的说明",
+     "我们注意到部分用户反馈更新后耗电明显加快，工程团队正在排查唤醒频率异常的问题。", "status"),
+    ("2026-12-04T19:00:00Z", "Notebloom Forum Digest", "Top feature request this week: offline mode",
+     "The offline mode request thread passed 300 votes. Most people describe commuting on the subway and "
+     "working on flights.", "digest"),
+    ("2026-12-05T08:00:00Z", "Lumacam Blog", "Known issue: battery drain after the 3.8 update",
      "We found a wake-up loop in 3.8 that drains the battery on outdoor cameras. Firmware 3.8.1 is in "
      "testing. Until then, turning off smart wake reduces the drain.", "status"),
-    ("2026-11-20T12:00:00Z", "DashPlate Blog", "Why delivery estimates slip in bad weather",
-     "Rain slows couriers and increases orders at the same time. We are changing how estimates account for "
-     "weather.", "insights"),
-    ("2026-11-20T13:00:00Z", "VoltWay 中文社区", "市区新增充电站计划",
-     "为缓解市中心排队问题，下个月将在三个商圈新增充电桩，并开始收取超时占位费。", "network"),
-    ("2026-11-20T20:00:00Z", "Notebloom Forum Digest", "Weekly digest: offline mode thread passes 500 votes",
-     "Offline mode is now the most requested feature in the forum's history. Subway commuters and frequent "
-     "travellers lead the thread.", "digest"),
-    ("2026-11-21T09:00:00Z", "DashPlate Blog", "Rain delay credits for affected orders",
-     "Orders delivered more than 30 minutes late during this week's storms receive an automatic credit.",
-     "status"),
-    ("2026-11-21T10:00:00Z", "DashPlate 中文社区", "本周社区热议：雨天延迟与退款",
-     "本周讨论最多的是下雨天配送延迟和超时补偿，其次是夜宵配送。", "digest"),
-    ("2026-11-21T16:00:00Z", "Lumacam Blog", "Firmware 3.8.1 beta: battery fix",
+    ("2026-12-06T08:00:00Z", "DashPlate Blog", "Service update: heavy rain in the metro area",
+     "Expect longer delivery times tonight because of heavy rain. A weather surcharge applies and goes to "
+     "couriers.", "status"),
+    ("2026-12-06T16:00:00Z", "Notebloom Blog", "Offline mode: what we're exploring",
+     "We hear you. Here is how we are thinking about offline notebooks, conflict handling and storage "
+     "limits on phones.", "roadmap"),
+    ("2026-12-07T01:30:00Z", "DashPlate 中文社区", "雨天配送提醒",
+     "受持续降雨影响，部分地区配送时间延长，预计送达时间可能不准确，请大家谅解。", "status"),
+    ("2026-12-07T06:00:00Z", "Notebloom 中文社区", "离线模式需求征集",
+     "离线模式已经成为社区呼声最高的功能，欢迎在帖子里描述你的使用场景，比如地铁通勤和出差。", "roadmap"),
+    ("2026-12-08T16:00:00Z", "Lumacam Blog", "Firmware 3.8.1 beta: battery fix",
      "The 3.8.1 beta fixes the wake-up loop behind the battery drain. Sign up in the app to test it.",
      "release-notes"),
-    ("2026-11-21T19:00:00Z", "VoltWay Forum Digest", "Forum digest: downtown queues and idle fees",
-     "Members discussed long queues at downtown stations and cars left plugged in after charging.", "digest"),
-    ("2026-11-22T08:00:00Z", "Lumacam Forum Digest",
+    ("2026-12-09T01:00:00Z", "Lumacam 中文社区", "3.8.1 测试版开放报名",
+     "3.8.1 测试版修复了更新后耗电的问题，欢迎在 App 内报名参与测试。", "release-notes"),
+    ("2026-12-09T09:00:00Z", "DashPlate Forum Digest", "Community digest: rain delays and refunds",
+     "Delivery delays during this week's rain were the top topic, followed by questions about refund credits "
+     "for late orders.", "digest"),
+    ("2026-12-09T14:00:00Z", "VoltWay News", "Cold weather charging: why it is slower",
+     "Cold batteries accept less power. Preconditioning on the way to the charger keeps charging speeds up "
+     "during the cold snap.", "guides"),
+    ("2026-12-10T08:00:00Z", "VoltWay 中文社区", "寒潮期间充电提示",
+     "寒潮期间电池温度低，充电功率会下降，建议出发前在 App 中开启电池预热。", "guides"),
+    ("2026-12-10T12:00:00Z", "DashPlate Blog", "Why delivery estimates slip in bad weather",
+     "Rain slows couriers and increases orders at the same time. We are changing how estimates account for "
+     "weather.", "insights"),
+    ("2026-12-10T20:00:00Z", "Notebloom Forum Digest", "Weekly digest: offline mode thread passes 500 votes",
+     "Offline mode is now the most requested feature in the forum's history. Subway commuters and frequent "
+     "travellers lead the thread.", "digest"),
+    ("2026-12-11T09:00:00Z", "DashPlate Blog", "Introducing a small service fee",
+     "From December 12, a service fee of up to two dollars applies to each order and funds courier support and "
+     "insurance.",
+     "pricing"),
+    ("2026-12-11T16:00:00Z", "DashPlate Blog", "Rain delay credits for affected orders",
+     "Orders delivered more than 30 minutes late during last week's storms receive an automatic credit.",
+     "status"),
+    ("2026-12-12T04:00:00Z", "DashPlate 中文社区", "关于新增服务费的说明",
+     "每单新增最高两元的服务费，用于骑手保障和保险。", "pricing"),
+    ("2026-12-12T19:00:00Z", "VoltWay Forum Digest", "Forum digest: winter charging speeds",
+     "The cold snap brought many reports of slow charging at fast chargers. Members compared preconditioning "
+     "tips.", "digest"),
+    ("2026-12-13T08:00:00Z", "Lumacam Forum Digest",
      "Weekend digest: battery drain thread and night vision clips",
      "The battery drain thread is still the busiest. On the brighter side, members shared night vision clips "
      "of foxes and owls.", "digest"),
-    ("2026-11-22T09:00:00Z", "Lumacam 中文社区", "3.8.1 测试版开放报名",
-     "3.8.1 测试版修复了更新后耗电的问题，欢迎在 App 内报名参与测试。", "release-notes"),
-    ("2026-11-22T14:00:00Z", "Notebloom Blog", "Notebloom 6.5 preview: offline notebooks in beta",
+    ("2026-12-13T14:00:00Z", "Notebloom Blog", "Notebloom 6.5 preview: offline notebooks in beta",
      "Pin a notebook for offline use, edit without a connection and sync when you are back online. Beta "
      "opens next month.", "roadmap"),
-    ("2026-11-22T18:00:00Z", "VoltWay News", "Idle fees at busy downtown sites",
-     "From December, cars that stay plugged in after charging at busy downtown sites pay an idle fee.",
-     "pricing"),
 )
 
 
-def _timestamp(rng: random.Random, lang: str, day: int) -> dt.datetime:
+def _timestamp(rng: random.Random, lang: str, day: dt.date) -> dt.datetime:
     """Pick a posting time on the given day; Chinese posts use China time and daytime hours."""
-    date = FIRST_DAY + dt.timedelta(days=day)
     if lang == "zh":
         clock = dt.time(rng.randint(8, 23), rng.randint(0, 59), tzinfo=CST)
     else:
         clock = dt.time(rng.randint(0, 23), rng.randint(0, 59), tzinfo=dt.UTC)
-    return dt.datetime.combine(date, clock)
+    return dt.datetime.combine(day, clock)
 
 
 def _compose(rng: random.Random, theme: Theme, core: str, early: bool) -> str:
     """Build one post from a core sentence and some optional fragments.
 
-    Early posts of a theme that has ``early_cores`` get no detail fragment: the details talk about
-    the later situation (the update, the storm) that had not happened yet.
+    Posts from before a theme's surge that has ``early_cores`` get no detail fragment: the details
+    talk about the later situation (the update, the storm) that had not happened yet.
     """
     parts: list[str] = []
     key = (theme.lang, theme.mood)
@@ -871,34 +1034,47 @@ def _compose(rng: random.Random, theme: Theme, core: str, early: bool) -> str:
     return text
 
 
+def _daily_counts(rng: random.Random, theme: Theme) -> list[int]:
+    """Posts per day: the expected number, jittered, rounded so the fractions carry over to later days."""
+    counts, carried = [], 0.0
+    for n in range(DAYS):
+        expected = theme.expected(FIRST_DAY + dt.timedelta(days=n)) * rng.uniform(0.8, 1.2)
+        count = math.floor(carried + expected + 0.5) - math.floor(carried + 0.5)
+        carried += expected
+        counts.append(count)
+    return counts
+
+
 def _theme_posts(rng: random.Random, theme: Theme) -> list[dict[str, object]]:
-    """All posts for one theme, early ones first."""
+    """All posts for one theme, day by day."""
     posts: list[dict[str, object]] = []
     seen: set[str] = set()
-    plan = [(d, True) for d in rng.choices(list(EARLY_DAYS), k=theme.early)]
-    plan += [(d, False) for d in rng.choices(list(theme.recent_days), k=theme.recent)]
     late_cores = list(theme.cores)
     rng.shuffle(late_cores)
     early_pool = list(theme.early_cores or theme.cores)
     rng.shuffle(early_pool)
-    for n, (day, is_early) in enumerate(plan):
+    authors = ZH_AUTHORS if theme.lang == "zh" else EN_AUTHORS
+    n = 0
+    for offset, count in enumerate(_daily_counts(rng, theme)):
+        day = FIRST_DAY + dt.timedelta(days=offset)
+        is_early = theme.before_surge(day)
         pool = early_pool if is_early else late_cores
-        core = pool[n % len(pool)]
-        text = _compose(rng, theme, core, is_early)
-        for _ in range(20):
-            if text not in seen:
-                break
-            text = _compose(rng, theme, rng.choice(pool), is_early)
-        seen.add(text)
-        authors = ZH_AUTHORS if theme.lang == "zh" else EN_AUTHORS
-        posts.append({
-            "title": rng.choice(theme.early_titles if is_early and theme.early_titles else theme.titles),
-            "text": text,
-            "published": _timestamp(rng, theme.lang, day),
-            "author": rng.choice(authors),
-            "product": theme.product,
-            "tags": [theme.product, theme.tag],
-        })
+        for _ in range(count):
+            text = _compose(rng, theme, pool[n % len(pool)], is_early)
+            for _ in range(20):
+                if text not in seen:
+                    break
+                text = _compose(rng, theme, rng.choice(pool), is_early)
+            seen.add(text)
+            n += 1
+            posts.append({
+                "title": rng.choice(theme.early_titles if is_early and theme.early_titles else theme.titles),
+                "text": text,
+                "published": _timestamp(rng, theme.lang, day),
+                "author": rng.choice(authors),
+                "product": theme.product,
+                "tags": [theme.product, theme.tag],
+            })
     return posts
 
 
@@ -910,7 +1086,7 @@ def _misc_posts(
     return [{
         "title": title,
         "text": text,
-        "published": _timestamp(rng, lang, (i * DAYS) // len(rows)),
+        "published": _timestamp(rng, lang, FIRST_DAY + dt.timedelta(days=(i * DAYS) // len(rows))),
         "author": rng.choice(authors),
         "product": product,
         "tags": [product, tag],
@@ -918,7 +1094,7 @@ def _misc_posts(
 
 
 def build_posts(seed: int = SEED) -> list[dict[str, object]]:
-    """Return the JSON-ready posts in publication order with stable ids."""
+    """Return the JSON-ready posts with stable ids: the undated pinned posts first, then by publication time."""
     rng = random.Random(seed)
     posts: list[dict[str, object]] = []
     for theme in EN_THEMES + ZH_THEMES:
@@ -926,7 +1102,14 @@ def build_posts(seed: int = SEED) -> list[dict[str, object]]:
     posts.extend(_misc_posts(rng, "en", EN_MISC))
     posts.extend(_misc_posts(rng, "zh", ZH_MISC))
     posts.sort(key=lambda p: (p["published"], p["text"]))
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = [{
+        "id": f"pinned-{n:02d}",
+        "title": title,
+        "text": text,
+        "author": "moderator" if lang == "en" else "版主",
+        "url": f"{PRODUCTS[product]}{n}",
+        "tags": [product, "pinned"],
+    } for n, (product, lang, title, text) in enumerate(PINNED, start=1)]
     for n, post in enumerate(posts, start=1):
         published = post["published"]
         assert isinstance(published, dt.datetime)
@@ -948,15 +1131,17 @@ def build_feed() -> str:
     """Return the RSS 2.0 document for the product blogs and forum digests."""
     items = []
     for n, (stamp, blog, title, summary, category) in enumerate(FEED_ENTRIES, start=1):
-        when = dt.datetime.fromisoformat(stamp)
         slug = blog.split()[0].lower()
+        published = "" if stamp is None else (
+            f"      <pubDate>{format_datetime(dt.datetime.fromisoformat(stamp), usegmt=True)}</pubDate>\n"
+        )
         items.append(
             "    <item>\n"
             f"      <title>{escape(title)}</title>\n"
             f"      <link>https://news.{slug}.example/posts/{n:03d}</link>\n"
             f'      <guid isPermaLink="false">feed-{n:03d}</guid>\n'
-            f"      <pubDate>{format_datetime(when, usegmt=True)}</pubDate>\n"
-            f"      <dc:creator>{escape(blog)}</dc:creator>\n"
+            + published
+            + f"      <dc:creator>{escape(blog)}</dc:creator>\n"
             f"      <category>{escape(category)}</category>\n"
             f"      <description>{escape(summary)}</description>\n"
             "    </item>"
@@ -978,7 +1163,7 @@ def build_feed() -> str:
 def main() -> None:
     """Write both sample files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    default_out = Path(__file__).resolve().parent.parent / "config" / "sources"
+    default_out = Path(__file__).resolve().parent.parent / "tasks" / "samples"
     parser.add_argument("--out-dir", type=Path, default=default_out)
     args = parser.parse_args()
     out: Path = args.out_dir

@@ -1,16 +1,24 @@
-"""Perception (P0): the four quadrant scans over the configured sources."""
+"""Perception (P0): the four quadrant scans over the items of the configured sources published in a window.
+
+Each scan's result says which ``window`` it covered (ISO strings), how many items it scanned
+(``items_scanned``), and how many it left out: ``undated`` (no publication time) and ``outside``
+(published outside the window). The trend scan's window also names its ``baseline`` span, the
+``history`` windows of the same length before it, and ``outside`` counts what falls outside both.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from celery import signals
+from pydantic import Field
 
 from organism.skill import skill
 from tasks.analysis.emotions import scan_emotions
 from tasks.analysis.pain_points import scan_pain_points
 from tasks.analysis.scenes import scan_scenes
-from tasks.analysis.sources import load_items
+from tasks.analysis.sources import Loaded, Window, load_window
 from tasks.analysis.text import warm_up
 from tasks.analysis.trends import scan_trends
 
@@ -22,25 +30,42 @@ def _warm_up(sender: Any = None, **_: Any) -> None:
         warm_up()
 
 
+def _scan(scan: Callable[..., dict[str, Any]], sources: list[str], window: Window, top_n: int) -> dict[str, Any]:
+    """Run one scanner over the items of ``window``, and say what it covered and left out."""
+    loaded = load_window(sources, window)
+    return {**scan(loaded.items, top_n=top_n), **_coverage(window.as_json(), loaded)}
+
+
+def _coverage(window: dict[str, Any], loaded: Loaded) -> dict[str, Any]:
+    return {"window": window, "undated": loaded.undated, "outside": loaded.outside}
+
+
 @skill(organ="perception", quadrant="q1", effect="read-only")
-def pain_scanner(sources: list[str], top_n: int = 10) -> dict[str, Any]:
+def pain_scanner(sources: list[str], window: Window, top_n: int = 10) -> dict[str, Any]:
     """Find what users complain about: negative posts grouped by theme."""
-    return scan_pain_points(load_items(sources), top_n=top_n)
+    return _scan(scan_pain_points, sources, window, top_n)
 
 
 @skill(organ="perception", quadrant="q2", effect="read-only")
-def emotion_scanner(sources: list[str], top_n: int = 10) -> dict[str, Any]:
+def emotion_scanner(sources: list[str], window: Window, top_n: int = 10) -> dict[str, Any]:
     """Measure which emotions the posts carry and where they run strongest."""
-    return scan_emotions(load_items(sources), top_n=top_n)
+    return _scan(scan_emotions, sources, window, top_n)
 
 
 @skill(organ="perception", quadrant="q3", effect="read-only")
-def trend_scanner(sources: list[str], top_n: int = 10) -> dict[str, Any]:
-    """Find the keywords that grow in the recent half of the period."""
-    return scan_trends(load_items(sources), top_n=top_n)
+def trend_scanner(
+    sources: list[str], window: Window, top_n: int = 10, history: Annotated[int, Field(ge=1)] = 3
+) -> dict[str, Any]:
+    """Find the keywords that grow in the window against the ``history`` windows of its length before it."""
+    baseline = window.before(history)
+    loaded = load_window(sources, Window(start=baseline.start, end=window.end))
+    current = [item for item in loaded.items if item.published and window.holds(item.published)]
+    earlier = [item for item in loaded.items if item.published and baseline.holds(item.published)]
+    result = scan_trends(current, earlier, top_n=top_n)
+    return {**result, **_coverage({**window.as_json(), "baseline": baseline.as_json()}, loaded)}
 
 
 @skill(organ="perception", quadrant="q4", effect="read-only")
-def scene_scanner(sources: list[str], top_n: int = 8) -> dict[str, Any]:
+def scene_scanner(sources: list[str], window: Window, top_n: int = 8) -> dict[str, Any]:
     """Cluster the posts into the scenes in which people use the products."""
-    return scan_scenes(load_items(sources), top_n=top_n)
+    return _scan(scan_scenes, sources, window, top_n)

@@ -20,7 +20,11 @@ from tasks.analysis.sources import Item
 from tasks.analysis.text import finding, make_docs, tokenize
 
 _SENTENCE = re.compile(r"(?<=[.!?;。！？；])\s*")
-MIN_SENTENCES_PER_LANG = 30
+MIN_SENTENCES_PER_LANG = 20
+SENTENCES_PER_COMPONENT = 6
+MIN_DF = 3
+MAX_DF = 0.1  # of the sentences, but never fewer than MAX_DF_FLOOR of them
+MAX_DF_FLOOR = 8
 MIN_SHARE = 0.03
 MIN_WEIGHT = 0.2  # of the component's strongest sentence
 LABEL_TERMS = 3
@@ -54,8 +58,9 @@ def scan_scenes(items: list[Item], top_n: int = 8) -> dict[str, Any]:
     for lang in sorted(sentences):
         rows = sentences[lang]
         # About two components per scene asked for: with fewer, small but distinct situations
-        # ("family dinner") merge into big product topics; the weakest are dropped below.
-        k = round((2 * top_n + 2) * len(rows) / total)
+        # ("family dinner") merge into big product topics; the weakest are dropped below. A few
+        # sentences (one day's posts) cannot fill that many, so each gets SENTENCES_PER_COMPONENT.
+        k = min(round((2 * top_n + 2) * len(rows) / total), len(rows) // SENTENCES_PER_COMPONENT)
         if len(rows) >= MIN_SENTENCES_PER_LANG and k >= 2:
             scenes += [s for s in _factorise(rows, k) if s["mentions"] >= min_posts]
     for scene in scenes:
@@ -70,7 +75,10 @@ def _factorise(rows: list[tuple[str, tuple[str, ...]]], k: int) -> list[dict[str
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(analyzer=_features, min_df=3, max_df=0.1, sublinear_tf=True)
+    # A scene's terms are in a few sentences, not in every tenth; in a small window (one day's posts) a
+    # tenth is under MIN_DF, so the ceiling has a floor.
+    max_df = max(MAX_DF, MAX_DF_FLOOR / len(rows))
+    vectorizer = TfidfVectorizer(analyzer=_features, min_df=MIN_DF, max_df=max_df, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform([tokens for _, tokens in rows])
     except ValueError:  # nothing left after min_df/max_df pruning

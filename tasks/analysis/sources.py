@@ -1,8 +1,13 @@
 """Load posts and articles from JSON Lines files and RSS/Atom feeds into uniform items.
 
 Every scanner works on :class:`Item`, so this module is the only place that knows about
-source formats. Problems with a source are reported as :class:`SourceError` with the source
-name (and line, for JSON Lines) so a user can fix the file without reading a traceback.
+source formats. A scan looks at a :class:`Window` of publication times: :func:`load_window` keeps
+the items published in it and counts the ones it left out (undated, or dated outside). Problems
+with a source are reported as :class:`SourceError` with the source name (and line, for JSON
+Lines) so a user can fix the file without reading a traceback; :func:`check_sources` finds a
+missing or unreadable file before a run starts. A source error is permanent (retrying cannot
+find a missing file), except a URL that cannot be fetched, which is :class:`SourceUnreachable`
+and transient.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ import hashlib
 import html
 import json
 import re
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import feedparser
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
+from organism.errors import PermanentError, TransientError
 from tasks.analysis.text import detect_lang
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -43,8 +50,79 @@ class Item(BaseModel):
     tags: list[str] = []
 
 
-class SourceError(ValueError):
+class SourceError(PermanentError, ValueError):
     """A source is missing, unreadable or malformed; the message names the source and the problem."""
+
+
+class SourceUnreachable(TransientError):
+    """A URL source could not be fetched this time (network error, HTTP 408, 429 or 5xx)."""
+
+
+class Window(BaseModel):
+    """A span of publication times, ``start`` included and ``end`` excluded, both with a time zone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end.isoformat()} must be after start {self.start.isoformat()}")
+        return self
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether ``moment`` (zone-aware) falls in the window."""
+        return self.start <= moment < self.end
+
+    def before(self, count: int) -> Window:
+        """The span of ``count`` windows of this length that ends where this one starts."""
+        return Window(start=self.start - count * (self.end - self.start), end=self.start)
+
+    def as_json(self) -> dict[str, str]:
+        """``{"start", "end"}`` as ISO 8601 strings."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+class Loaded(BaseModel):
+    """The items of a window, and how many items of the sources it left out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[Item]  # published in the window, in load_items' order
+    undated: int  # items with no publication time: never in a window
+    outside: int  # dated items published before or after the window
+
+
+def load_window(sources: list[str], window: Window) -> Loaded:
+    """Load the sources and keep the items published in ``window``.
+
+    Raises:
+        SourceError: as :func:`load_items`.
+    """
+    items = load_items(sources)
+    inside = [item for item in items if item.published is not None and window.holds(item.published)]
+    undated = sum(item.published is None for item in items)
+    return Loaded(items=inside, undated=undated, outside=len(items) - len(inside) - undated)
+
+
+def check_sources(sources: list[str]) -> None:
+    """Check that every local source is a readable file, without parsing it; URLs are not fetched.
+
+    Raises:
+        SourceError: no sources at all, or the first source that is missing, a directory or unreadable,
+            in one line naming it.
+    """
+    if not sources:
+        raise SourceError("no sources given: nothing to scan")
+    for source in sources:
+        if not _is_url(source):
+            _readable_file(source, None)
 
 
 def load_items(sources: list[str], base_dir: Path | None = None) -> list[Item]:
@@ -73,15 +151,11 @@ def load_items(sources: list[str], base_dir: Path | None = None) -> list[Item]:
 
 
 def _load_source(source: str, base_dir: Path | None) -> list[Item]:
-    is_url = source.startswith(("http://", "https://"))
     is_jsonl = source.split("?", 1)[0].lower().endswith(JSONL_SUFFIXES)
-    if is_url:
-        return _load_jsonl(source, _fetch_text(source)) if is_jsonl else _load_feed(source, source)
-    path = Path(source)
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    if not path.is_file():
-        raise SourceError(f"{source}: file not found ({path})")
+    if _is_url(source):
+        content = _fetch_text(source)
+        return _load_jsonl(source, content) if is_jsonl else _load_feed(source, content)
+    path = _readable_file(source, base_dir)
     if is_jsonl:
         try:
             content = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
@@ -91,12 +165,37 @@ def _load_source(source: str, base_dir: Path | None) -> list[Item]:
     return _load_feed(source, str(path))
 
 
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _readable_file(source: str, base_dir: Path | None) -> Path:
+    """The source's path, once it is known to be a file this process can open."""
+    path = Path(source)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.exists():
+        raise SourceError(f"{source}: file not found ({path})")
+    if path.is_dir():
+        raise SourceError(f"{source}: is a directory, not a file ({path})")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise SourceError(f"{source}: cannot read file ({exc.strerror or exc})") from exc
+    return path
+
+
 def _fetch_text(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             data: bytes = response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (408, 429) or exc.code >= 500:
+            raise SourceUnreachable(f"{url}: cannot fetch (HTTP {exc.code})") from exc
+        raise SourceError(f"{url}: cannot fetch (HTTP {exc.code})") from exc
     except OSError as exc:
-        raise SourceError(f"{url}: cannot fetch ({exc})") from exc
+        raise SourceUnreachable(f"{url}: cannot fetch ({exc})") from exc
     return data.decode("utf-8", errors="replace")
 
 
@@ -142,6 +241,7 @@ def _record_to_item(source: str, record: dict[str, Any]) -> Item:
 
 
 def _load_feed(source: str, location: str) -> list[Item]:
+    """Items of an RSS or Atom feed; ``location`` is a file path or the feed's text."""
     parsed = feedparser.parse(location)
     entries = parsed.get("entries") or []
     if parsed.get("bozo") and not entries:
