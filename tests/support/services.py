@@ -17,6 +17,7 @@ RABBIT_VHOST = "organism_test"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_DATABASE = "organism_test"
 TEST_MODULES = '["tasks.perception", "tasks.relationship", "tasks.judgment", "tasks.evolution", "tasks.daily_sync", ' \
+               '"tasks.weekly_review", ' \
                '"beat.schedule", "tests.support.noop", "tests.support.faulty", "tests.faults.skills", ' \
                '"tests.support.credentials"]'
 
