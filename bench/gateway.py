@@ -30,11 +30,11 @@ from celery.result import ResultSet
 from sqlalchemy import delete
 
 from bench.common import POSTGRES_URL, ROOT, Report, main, parser, step
+from devtools.fake_model import average_concurrency, spawn
 from organism import store
 from organism.app import create_app
 from organism.errors import Deferred
 from organism.gateway.client import Gateway, chat
-from organism.gateway.fakeserver import average_concurrency, spawn
 from organism.gateway.models import Endpoint, LedgerEntry, Permit, Waiter
 from organism.gateway.semaphore import Lease
 from organism.local import LocalWorkers

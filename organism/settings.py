@@ -37,13 +37,12 @@ DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")
 PREFIX = "ORGANISM_"
 # ORGANISM_* names that are no setting but are set on purpose: the config file's path (read before the settings
-# exist), docker-compose's own variables, and the options of `organism fake-model`. Any other unknown name is
-# refused, so that a misspelt setting cannot be silently ignored.
+# exist) and docker-compose's own variables. Any other unknown name is refused, so that a misspelt setting cannot
+# be silently ignored.
 OTHER_VARIABLES = frozenset({
     "ORGANISM_CONFIG_FILE",
     "ORGANISM_BIND", "ORGANISM_FLOWER_URL", "ORGANISM_OPERATOR_PASSWORD", "ORGANISM_POSTGRES_PASSWORD",
     "ORGANISM_RABBITMQ_PASSWORD", "ORGANISM_SCRAPE_TOKEN",
-    "ORGANISM_FAKE_MODEL_PORT", "ORGANISM_FAKE_MODEL_API_KEY",
 })
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from organism.cli import workflows as workflow_commands
 from organism.cli.context import app_or_exit, ensure_store, require, services_or_exit, settings_or_exit
 from organism.cli.dlq import dlq
-from organism.cli.gateway import fake_model, ledger
+from organism.cli.gateway import ledger
 from organism.cli.ops import console as console_command
 from organism.cli.ops import flower, health, metrics
 
@@ -186,4 +186,3 @@ main.add_command(metrics)
 main.add_command(flower)
 main.add_command(health)
 main.add_command(ledger)
-main.add_command(fake_model)

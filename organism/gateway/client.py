@@ -57,7 +57,7 @@ class Gateway:
         config = settings.gateway
         if not config.base_url:
             raise ModelNotConfigured("no model API is configured: set ORGANISM_GATEWAY__BASE_URL and "
-                                     "ORGANISM_GATEWAY__MODEL (try `organism fake-model`)")
+                                     "ORGANISM_GATEWAY__MODEL (try `python -m devtools.fake_model`)")
         call_s = config.connect_timeout_s + config.read_timeout_s
         if call_s >= settings.task_soft_time_limit_s:
             raise SettingsError(f"ORGANISM_GATEWAY__CONNECT_TIMEOUT_S + ORGANISM_GATEWAY__READ_TIMEOUT_S "

@@ -24,9 +24,9 @@ from celery import Celery
 from celery.result import ResultSet
 from sqlalchemy import delete
 
+from devtools.fake_model import spawn
 from organism import store
 from organism.app import create_app
-from organism.gateway.fakeserver import spawn
 from organism.gateway.models import Endpoint, LedgerEntry, Permit, Waiter
 from organism.local import LocalWorkers
 from organism.settings import Settings, load

@@ -10,8 +10,8 @@ import time
 import pytest
 from celery.result import ResultSet
 
+from devtools.fake_model import average_concurrency
 from organism.gateway.client import Gateway
-from organism.gateway.fakeserver import average_concurrency
 from organism.gateway.semaphore import Lease, Semaphore
 from organism.store import session
 from organism.store.db import forget_engines

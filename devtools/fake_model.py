@@ -1,5 +1,7 @@
 """A local OpenAI-compatible chat-completions server: for tests, benchmarks, and trying the gateway offline.
 
+    python -m devtools.fake_model --port 8900 --latency-ms 300 --fail-rate 0.05
+
 It is a real HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) that answers ``POST /v1/chat/completions``
 with ``usage``, and misbehaves on request: latency, 500s, 429s with ``Retry-After`` (also from a per-minute
 limit), timeouts (it sleeps past the client's read timeout), malformed JSON, or a 400 that echoes the
@@ -27,6 +29,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import click
 
 FAULTS = ("ok", "500", "429", "timeout", "malformed", "echo_auth")
 MODEL = "fake-model"
@@ -260,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def spawn(*options: str) -> tuple[subprocess.Popen[str], str]:
-    """Run ``fake-model`` (with command-line ``options``) in its own process on a free port.
+    """Run the server (with command-line ``options``) in its own process on a free port.
 
     Returns:
         The process (terminate it when done) and the base URL clients use.
@@ -268,7 +272,7 @@ def spawn(*options: str) -> tuple[subprocess.Popen[str], str]:
     Raises:
         RuntimeError: the server did not start; the message has what it printed.
     """
-    process = subprocess.Popen([sys.executable, "-m", "organism", "fake-model", "--port", "0", *options],
+    process = subprocess.Popen([sys.executable, "-m", "devtools.fake_model", "--port", "0", *options],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -339,3 +343,49 @@ def instance(schema: dict[str, Any], root: dict[str, Any], name: str = "value") 
     if kind == "null":
         return None
     return f"sample {name}".ljust(int(schema.get("minLength", 0)), ".")
+
+
+@click.command("fake-model")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8900, show_default=True, envvar="FAKE_MODEL_PORT", show_envvar=True,
+              help="0 picks a free port.")
+@click.option("--latency-ms", type=float, default=0, show_default=True, help="Time to answer each request.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0, show_default=True, help="Share of HTTP 500s.")
+@click.option("--timeout-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
+              help="Share of requests left unanswered for --hang-s.")
+@click.option("--malformed-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
+              help="Share of replies that are not valid JSON.")
+@click.option("--rate-limit", type=click.IntRange(1), help="Requests per minute, then 429 with Retry-After.")
+@click.option("--hang-s", type=float, default=60, show_default=True)
+@click.option("--api-key", envvar="FAKE_MODEL_API_KEY", show_envvar=True,
+              help="Require this bearer token.")
+def main(host: str, port: int, latency_ms: float, fail_rate: float, timeout_rate: float,
+         malformed_rate: float, rate_limit: int | None, hang_s: float, api_key: str | None) -> None:
+    """Run a local OpenAI-compatible model server, to try the gateway without a provider.
+
+    It answers JSON-schema requests with made-up valid JSON, so the Daily Sync's model path runs against it;
+    GET /stats shows what it saw.
+
+    \b
+    Example:
+      python -m devtools.fake_model --port 8900 --latency-ms 300 --fail-rate 0.05 &
+      ORGANISM_GATEWAY__BASE_URL=http://127.0.0.1:8900/v1 ORGANISM_GATEWAY__MODEL=fake-model \\
+        organism sync --wait --local-workers
+    """
+    behaviour = Behaviour(latency_ms=latency_ms, fail_rate=fail_rate, timeout_rate=timeout_rate,
+                          malformed_rate=malformed_rate, rate_limit=rate_limit, hang_s=hang_s, api_key=api_key)
+    try:
+        server = FakeModelServer(host, port, behaviour)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}; try another --port") from None
+    click.echo(f"fake model listening on {server.url} (stats at {server.url.removesuffix('/v1')}/stats)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
