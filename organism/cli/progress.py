@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from organism.store.models import Run
-from organism.workflows.runs import find_run, phase_durations
+from organism.workflows.queries import find_run, phase_durations
 
 STYLE = {"succeeded": "green", "failed": "bold red", "running": "yellow", "retrying": "magenta",
          "pending": "dim"}

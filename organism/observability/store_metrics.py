@@ -18,7 +18,7 @@ from organism.gateway.models import LedgerEntry
 from organism.observability.instruments import OTHER
 from organism.store import session
 from organism.store.models import DeadLetter, DeadLetterStatus, Run, RunStatus
-from organism.workflows.runs import phase_durations
+from organism.workflows.queries import phase_durations
 
 RUN_BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
