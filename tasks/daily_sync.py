@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from celery import chain, chord
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from organism.workflows.declaration import ParamsContext, Schedule, Workflow
 from organism.workflows.plan import Plan, RunContext, hand_on
@@ -34,6 +44,7 @@ SCANS = {
 }
 EVALUATIONS = {"eval.opportunity": judgment.opportunity_evaluator, "eval.risk": judgment.risk_evaluator}
 WINDOW_END = dt.time(6, 0)  # without a schedule, windows end at 06:00 in the `timezone` setting
+_DATE = TypeAdapter(dt.date)
 
 
 class DailySyncParams(BaseModel):
@@ -57,9 +68,7 @@ class DailySyncParams(BaseModel):
         raw = dict(raw)
         raw.setdefault("date", context.today)
         if "window_end" not in raw:
-            day = dt.date.fromisoformat(raw["date"]) if isinstance(raw["date"], str) else raw["date"]
-            if isinstance(day, dt.date):
-                raw["window_end"] = _scheduled_end(day, context)
+            raw["window_end"] = _scheduled_end(_day(raw["date"]), context)
         raw.setdefault("sources", context.settings.sources or SAMPLE_SOURCES)
         return raw
 
@@ -87,6 +96,17 @@ class DailySyncParams(BaseModel):
     def window(self) -> dict[str, str]:
         start = self.window_end - dt.timedelta(hours=self.window_hours)
         return {"start": start.isoformat(), "end": self.window_end.isoformat()}
+
+
+def _day(value: Any) -> dt.date:
+    """The ``date`` parameter read before the window's end is derived from it; a wrong one is reported under the
+    parameter's name (an error of a model validator has none)."""
+    try:
+        return _DATE.validate_python(value)
+    except ValidationError as error:
+        problems: list[Any] = [{"type": e["type"], "loc": ("date", *e["loc"]), "input": e["input"],
+                                **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in error.errors()]
+        raise ValidationError.from_exception_data(DailySyncParams.__name__, problems) from None
 
 
 def _scheduled_end(day: dt.date, context: ParamsContext) -> dt.datetime:

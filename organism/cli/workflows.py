@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from organism.cli.context import app_or_exit, ensure_store, require, services_or_exit, settings_or_exit
@@ -119,10 +120,8 @@ def workflows() -> None:
         if workflow.description:
             console.print(workflow.description, highlight=False)
         table = Table("parameter", "type", "default", "meaning", box=None)
-        for name, field in workflow.params.model_fields.items():
-            default = "derived" if field.is_required() else repr(field.get_default(call_default_factory=True))
-            kind = getattr(field.annotation, "__name__", str(field.annotation))
-            table.add_row(name, kind, default, field.description or "")
+        for param in workflow.parameters:
+            table.add_row(*map(escape, (param.name, param.kind, param.default, param.description)))
         console.print(table)
         in_force = schedules(workflow, app.settings)
         if not in_force:

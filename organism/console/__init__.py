@@ -1,5 +1,5 @@
-"""The console: a small web app for what Flower lacks (runs and their DAGs, dead letters and replay, token
-economics, the cluster by organ), served by ``organism console``.
+"""The console: a small web app for what Flower lacks (runs and their DAGs, starting a workflow, dead letters and
+replay, token economics, the cluster by organ), served by ``organism console``.
 
 Why Flask (served by waitress): everything the console calls is synchronous, as Organism's own code is
 (SQLAlchemy sessions, Celery's control and result APIs, kombu), so an async framework would only push each view
@@ -22,6 +22,7 @@ from organism.console.dead_letters import dead_letters
 from organism.console.economics import economics
 from organism.console.probes import probes
 from organism.console.runs import runs
+from organism.console.workflows import workflows
 
 if TYPE_CHECKING:
     from organism.app import Organism
@@ -36,7 +37,7 @@ def create_console(app: Organism) -> Flask:
     console.config.update({KEY: app, "SECRET_KEY": key.get_secret_value() if key else secrets.token_hex(32)})
     security.install(console, settings)
     formatting.install(console)
-    for blueprint in (probes, runs, dead_letters, economics, cluster):
+    for blueprint in (probes, runs, workflows, dead_letters, economics, cluster):
         console.register_blueprint(blueprint)
     console.jinja_env.globals["flower_url"] = settings.flower_url
     return console

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template
 from organism.console.context import organism
 from organism.console.dag import layout
 from organism.store.models import Node, Run
-from organism.workflows.runs import find_run, phase_durations, recent_runs, report_of
+from organism.workflows.queries import find_run, phase_durations, recent_runs, report_of
 
 runs = Blueprint("runs", __name__)
 

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import crontab
@@ -114,6 +114,21 @@ def fired_on(at: datetime) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """One parameter as ``organism workflows`` and the console's start form show it.
+
+    Attributes:
+        default: its default's repr, or ``derived`` when the parameters model derives it from the others, the
+            schedule and the settings.
+    """
+
+    name: str
+    kind: str
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Workflow:
     """A workflow, declared once.
 
@@ -137,6 +152,15 @@ class Workflow:
     deadline_s: float | None = None
     on_firing: Callable[[datetime], Mapping[str, Any]] = fired_on
     description: str = ""
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """Its parameters, in the order the model declares them."""
+        return [Parameter(name, str(field.annotation) if get_origin(field.annotation) else
+                          getattr(field.annotation, "__name__", str(field.annotation)),
+                          "derived" if field.is_required() else repr(field.get_default(call_default_factory=True)),
+                          field.description or "")
+                for name, field in self.params.model_fields.items()]
 
     def __post_init__(self) -> None:
         if not self.name or ":" in self.name or not self.name.replace("-", "").isalnum():

@@ -26,6 +26,7 @@ from tests.support.noop import GATE, NOOP_SYNC, gated_scan
 from tests.support.services import finished_run, wait_for
 
 pytestmark = pytest.mark.integration
+WINDOW = {"start": "2026-03-31T06:00:00+08:00", "end": "2026-04-01T06:00:00+08:00"}
 
 
 def _shot(page: Page, artifacts: Path, name: str) -> None:
@@ -35,8 +36,8 @@ def _shot(page: Page, artifacts: Path, name: str) -> None:
 def _unsafe_letter(url: str) -> int:
     """A dead letter of test.scan, a skill left at the default effect, unsafe: replaying it needs confirming."""
     letter = dead_letters.Letter(task_id=str(uuid.uuid4()), task_name="test.scan", organ="perception", run_id=None,
-                               node=None, args=[["feed"]], kwargs={}, reason="exhausted", error_type="TimeoutError",
-                               error_message="source did not answer in 30s", traceback=None,
+                               node=None, args=[["feed"], WINDOW], kwargs={}, reason="exhausted",
+                               error_type="TimeoutError", error_message="source did not answer in 30s", traceback=None,
                                attempts=[{"at": datetime.now().isoformat(), "error": "TimeoutError", "action": "dead"}])
     with session(url) as s:
         dead_letters.record(s, letter)
@@ -63,7 +64,7 @@ def test_a_run_its_dead_letters_replayed_and_the_token_totals(production: Cluste
     run = finished_run(url, start(production.app, NOOP_SYNC, {"date": "2026-04-01"}).run_id)
     gate.delete("gate")
     with pytest.raises(Exception, match="gate closed"):
-        gated_scan.delay(["feed"]).get(timeout=20)
+        gated_scan.delay(["feed"], WINDOW).get(timeout=20)
     gated = wait_for(lambda: dead_letters.find(url, skill="test.gated_scan"), 20, "the gated scan's dead letter")[0]
     unsafe_id = _unsafe_letter(url)
 
