@@ -108,6 +108,7 @@ def _aware(at: datetime) -> datetime:
 
 
 def _mark(url: str, workflow: str, schedule: str, fired_at: datetime) -> None:
+    fired_at = fired_at.astimezone(UTC)  # SQLite keeps no offset: a local time would be read back as UTC
     with session(url) as s:
         mark = s.get(ScheduleMark, (workflow, schedule), with_for_update=True)
         if mark is None:
