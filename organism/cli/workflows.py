@@ -51,7 +51,7 @@ def _launch(name: str, params: dict[str, Any], wait: bool, local_workers: bool, 
     try:  # refused before any service is touched
         parameters(app, workflow(app, name), params)
     except (UnknownWorkflow, InvalidParameters) as error:
-        raise click.UsageError(str(error)) from None
+        raise click.ClickException(str(error)) from None
     ensure_store(settings)
     require(check_broker(settings), check_results(settings))
     workers = LocalWorkers(settings) if local_workers else None
