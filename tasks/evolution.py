@@ -21,7 +21,7 @@ def _remember(run_id: str, synthesis: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _summary(key: str, window: dict[str, str], scans: dict[str, Any], evaluations: list[dict[str, Any]]) -> str:
-    first = next(iter(scans.values()), {})
+    first: dict[str, Any] = next(iter(scans.values()), {})
     lines = [f"Daily Sync {key.partition(':')[2]}: posts from {window['start']} to {window['end']}"]
     left_out = [f"{first[k]} {label}" for k, label in (("undated", "without a date"), ("outside", "outside it"))
                 if first.get(k)]

@@ -93,7 +93,8 @@ def tick(app: Celery, now: datetime, send: Send) -> list[Firing]:
                 handled = at
             else:
                 handled = plan.handled
-            if handled is not None and handled != last:
+            # Compared in UTC: Python never finds a local time in a DST gap or fold equal to a time in another zone.
+            if handled is not None and (last is None or handled.astimezone(UTC) != last):
                 _mark(settings.database, workflow.name, schedule.ident, handled)
     return sent
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from organism.workflows.declaration import CatchUp, Schedule
 
@@ -33,8 +33,9 @@ def firings(schedule: Schedule, after: datetime, until: datetime) -> list[dateti
                         found.append(at)
         day += timedelta(days=1)
     # A skipped local time is read with the earlier offset, so it can land on the same instant as a later firing
-    # of the same day: keep one (aware datetimes compare and hash by instant).
-    return sorted(dict.fromkeys(found))
+    # of the same day: keep one per instant. (Times of one zone compare by their wall clock, so by UTC here.)
+    by_instant = {at.astimezone(UTC): at for at in reversed(found)}
+    return [by_instant[instant] for instant in sorted(by_instant)]
 
 
 def _local(day: date, hour: int, minute: int, schedule: Schedule) -> datetime:
