@@ -20,6 +20,11 @@ from organism.store.db import forget_engines
 from organism.workflows import node_writer
 
 
+# The runtime's own tasks: the errback and hand-on of every run, the start beat sends, the watchdog.
+RUNTIME_TASK_MODULES = ("organism.workflows.tracking", "organism.workflows.plan", "organism.workflows.start",
+                        "organism.workflows.reconcile")
+
+
 class Organism(Celery):
     """A Celery app that carries the settings it was built from."""
 
@@ -74,7 +79,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_consumer": bad_messages.CONSUMER,
         # Celery's in-memory scheduler plus the workflow clock, whose state is in the store: no shelve file.
         "beat_scheduler": "organism.workflows.clock:Beat",
-        "include": list(settings.task_modules),
+        "include": [*RUNTIME_TASK_MODULES, *settings.task_modules],
         **hooks.celery_options(settings),
     }
 
