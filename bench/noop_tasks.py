@@ -56,6 +56,7 @@ def daily_sync_canvas(app: Celery, shape: tuple[str, str, str, str], sources: li
     Tasks are looked up on ``app`` so the canvas goes to that app's broker whichever app is current.
     """
     scan, join, judge, keep = (app.tasks[name] for name in shape)
+    hand_on = app.tasks["organism.hand_on"].s().set(queue="evolution", routing_key="evolution")
     return chain(chord([scan.s(sources, window) for _ in range(4)], join.s()),
-                 chord([*(judge.s() for _ in range(2)), app.tasks["organism.hand_on"].s()],
+                 chord([*(judge.s() for _ in range(2)), hand_on],
                        keep.s(run_id=run_id, key=f"bench:{run_id}", window=window)))

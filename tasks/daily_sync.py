@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from organism.workflows.declaration import ParamsContext, Schedule, Workflow
-from organism.workflows.plan import Plan, RunContext, hand_on
+from organism.workflows.plan import Plan, RunContext, handed_on
 from organism.workflows.registry import declare
 from tasks import evolution, judgment, perception, relationship
 from tasks.analysis.sources import SourceError, check_sources
@@ -135,7 +135,7 @@ def shape(ctx: RunContext, scans: dict[str, Any], synthesis: Any, evaluations: d
     keep = plan.node(ctx, store.s(run_id=ctx.run_id, key=ctx.key, window=window), "store", 3, PHASES[3])
     for body in (join, keep):
         body.link_error(plan.errback(ctx))
-    plan.signature = chain(chord(headers, join), chord([*judged, hand_on.s()], keep))
+    plan.signature = chain(chord(headers, join), chord([*judged, handed_on(store.skill.organ)], keep))
     return plan
 
 

@@ -59,16 +59,21 @@ class Plan:
 
         In a resumed run, a node that already succeeded becomes a task that hands on its stored result.
         """
-        if name in ctx.reuse:
-            return hand_on.si(ctx.reuse[name])
-        task_id = str(uuid.uuid5(_NODE_IDS, f"{ctx.run_id}/{name}" + (f"/{ctx.generation}" if ctx.generation else "")))
         organ = sig.type.skill.organ
+        if name in ctx.reuse:
+            return hand_on.si(ctx.reuse[name]).set(queue=organ, routing_key=organ)
+        task_id = str(uuid.uuid5(_NODE_IDS, f"{ctx.run_id}/{name}" + (f"/{ctx.generation}" if ctx.generation else "")))
         self.nodes.append(NodeSpec(name, phase, phase_name, sig.task, organ, task_id))
         return sig.set(task_id=task_id, headers={RUN_HEADER: ctx.run_id, NODE_HEADER: name})
 
     def errback(self, ctx: RunContext) -> Signature:
         """The errback to attach to chord bodies: a failed header reaches its chord body's errbacks."""
         return run_failed.s(run_id=ctx.run_id, generation=ctx.generation)
+
+
+def handed_on(organ: str) -> Signature:
+    """:func:`hand_on` on ``organ``'s queue (that of the step which waits for what it hands on)."""
+    return hand_on.s().set(queue=organ, routing_key=organ)
 
 
 @shared_task(name="organism.hand_on", ignore_result=False)

@@ -23,7 +23,7 @@ import redis
 
 from organism.store.models import Run
 from organism.workflows.queries import find_run, report_of
-from organism.workflows.start import WATCHDOG_FAILED, WATCHDOG_RESUMED, start
+from organism.workflows.start import STARTED, WATCHDOG_FAILED, WATCHDOG_RESUMED, start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat
 from tests.observability.servers import AUTH, OPERATOR_ENV, serving
@@ -88,9 +88,10 @@ def test_a_run_whose_chord_state_was_lost_is_resumed_once_and_completes(
     assert run.status == "succeeded", run.error
     report = report_of(url, run_id)
     assert report is not None and sorted(report.body["scans"]) == ["q1", "q2", "q3", "q4"]
-    assert [e["event"] for e in run.history] == [WATCHDOG_RESUMED]
-    assert run.history[0]["detail"].startswith("perception had finished and synthesis had not started for ")
-    assert run.history[0]["detail"].endswith("sent again: synthesis, eval.opportunity, eval.risk, store")
+    assert [e["event"] for e in run.history] == [STARTED, WATCHDOG_RESUMED]
+    assert run.history[0]["detail"] == "by hand"
+    assert run.history[1]["detail"].startswith("perception had finished and synthesis had not started for ")
+    assert run.history[1]["detail"].endswith("sent again: synthesis, eval.opportunity, eval.risk, store")
     assert run.generation == 1
     assert {n.name: (n.task_id, n.attempts) for n in run.nodes if n.phase == 0} == scans, "a scan ran again"
     assert all(n.attempts == 1 for n in run.nodes if n.phase > 0), [(n.name, n.attempts) for n in run.nodes]

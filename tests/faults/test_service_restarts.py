@@ -21,7 +21,7 @@ import pytest
 
 from organism.store.models import Run
 from organism.workflows.queries import find_run
-from organism.workflows.start import WATCHDOG_RESUMED, start
+from organism.workflows.start import STARTED, WATCHDOG_RESUMED, start
 from tests.conftest import Cluster
 from tests.faults.conftest import (
     Beat,
@@ -133,4 +133,4 @@ def test_a_run_completes_across_a_service_restart_mid_run(
     # the watchdog resumes the run (once), reusing the scans' stored results. Either way the run completes.
     assert run.status == "succeeded", run.error
     if case.startswith("redis"):
-        assert history == [WATCHDOG_RESUMED], history
+        assert history == [STARTED, WATCHDOG_RESUMED], history

@@ -145,11 +145,11 @@ def test_a_message_without_an_id_is_dead_lettered_under_a_new_id(broker: Cluster
 
 def test_a_task_that_is_no_skill_and_fails_leaves_a_dead_letter(broker: Cluster) -> None:
     pid = broker.workers.processes["perception"].pid
-    call = broker.app.send_task("organism.stored_result", args=[1, 2], queue="perception", routing_key="perception")
+    call = broker.app.send_task("organism.hand_on", args=[1, 2], queue="perception", routing_key="perception")
 
     letter = _one_letter(broker, "the failed call", task_id=call.id)
 
-    assert (letter.reason, letter.task_name, letter.error_type) == ("permanent", "organism.stored_result", "TypeError")
+    assert (letter.reason, letter.task_name, letter.error_type) == ("permanent", "organism.hand_on", "TypeError")
     with pytest.raises(TypeError):
         call.get(timeout=20)
     _worker_goes_on(broker, pid)

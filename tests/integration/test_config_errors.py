@@ -185,7 +185,8 @@ def store(tmp_path: Path) -> Store:
     with session(url) as s:
         s.execute(update(Run).values(status="failed", error="a node failed"))
         letter_id = s.execute(insert(DeadLetter).values(
-            task_id="dead-1", task_name="q1p0.pain_scanner", organ="perception", args=[["config/sources/none"]],
+            task_id="dead-1", task_name="q1p0.pain_scanner", organ="perception",
+            args=[["/none.jsonl"], {"start": "2026-01-01T06:00:00+08:00", "end": "2026-01-02T06:00:00+08:00"}],
             kwargs={}, reason="permanent", error_type="PermanentError", error_message="for the test",
             attempts=[], status="dead", created_at=utcnow())).inserted_primary_key[0]
     return Store(env, url, letter_id, "daily-sync:2026-01-02")
