@@ -117,8 +117,8 @@ def test_a_run_still_stuck_after_its_resume_fails_at_its_deadline_saying_so(faul
         consume(faults, "relationship", on=True)
 
     assert run.status == "failed"
-    assert [e["event"] for e in run.history] == [WATCHDOG_RESUMED, WATCHDOG_FAILED]
+    assert [e["event"] for e in run.history] == [STARTED, WATCHDOG_RESUMED, WATCHDOG_FAILED]
     assert run.error is not None
     assert "unfinished: synthesis, eval.opportunity, eval.risk, store" in run.error
-    assert f"the watchdog had resumed it once, at {run.history[0]['at']}" in run.error
-    assert run.history[1]["detail"] == run.error
+    assert f"the watchdog had resumed it once, at {run.history[1]['at']}" in run.error
+    assert run.history[2]["detail"] == run.error
