@@ -8,7 +8,7 @@ starts them. Variants, alternated run by run on the same workers:
 * skills, no run: the same canvas of the no-op skills of ``tests/support/noop.py``, sent without a run, so
   nothing is written to the store (what the skill wrapper costs);
 * Organism run: ``start(app, "noop-sync", {"date": day})`` -- run and node rows, the canvas, node tracking (written by
-  each worker process's writer thread, organism/node_writer.py) -- until the store node's result arrives;
+  each worker process's writer thread, organism/workflows/node_writer.py) -- until the store node's result arrives;
 * on embedded, also a stock Celery canvas on SQLite (kombu's 1 s polling, ``chord_unlock``), fewer runs.
 
     .venv/bin/python -m bench.daily_sync                        # production, then embedded
@@ -66,7 +66,7 @@ def run_day(i: int) -> date:
     return date(2000, 1, 1) + timedelta(days=i)
 
 
-def canvas_s(app: Celery, shape: tuple[str, str, str, str], sources: list[str], publish_s: list[float]) -> float:
+def canvas_s(app: Celery, shape: tuple[str, ...], sources: list[str], publish_s: list[float]) -> float:
     """Seconds from sending an untracked Daily-Sync-shaped canvas to holding its last result; the time
     ``apply_async`` itself took goes to ``publish_s``."""
 

@@ -14,9 +14,9 @@ from organism.skill import skill
 
 RAW = "bench.raw_noop"
 SKILL = "bench.skill_noop"
-# (scan, join, judge, keep): the four task names a Daily-Sync-shaped canvas is built from.
-RAW_SHAPE = ("bench.raw_scan", "bench.raw_join", "bench.raw_judge", "bench.raw_keep")
-SKILL_SHAPE = ("test.scan", "test.join", "test.judge", "test.keep")  # tests/support/noop.py
+# (scan, join, judge, keep, hand on): the task names a Daily-Sync-shaped canvas is built from.
+RAW_SHAPE = ("bench.raw_scan", "bench.raw_join", "bench.raw_judge", "bench.raw_keep", "bench.raw_hand_on")
+SKILL_SHAPE = ("test.scan", "test.join", "test.judge", "test.keep", "organism.hand_on")  # tests/support/noop.py
 
 
 @shared_task(name=RAW)
@@ -49,14 +49,19 @@ def raw_keep(judged: list[dict[str, Any]], run_id: str, key: str, window: dict[s
     return {"run_id": run_id, "key": key, "handed_over": len(judged)}
 
 
-def daily_sync_canvas(app: Celery, shape: tuple[str, str, str, str], sources: list[str], window: dict[str, str],
+@shared_task(name=RAW_SHAPE[4], queue="evolution")
+def raw_hand_on(value: Any) -> Any:
+    return value
+
+
+def daily_sync_canvas(app: Celery, shape: tuple[str, ...], sources: list[str], window: dict[str, str],
                       run_id: str) -> Signature:
     """The Daily Sync's canvas (``tasks.daily_sync.shape``) without a run: nothing is tracked in the store.
 
     Tasks are looked up on ``app`` so the canvas goes to that app's broker whichever app is current.
     """
-    scan, join, judge, keep = (app.tasks[name] for name in shape)
-    hand_on = app.tasks["organism.hand_on"].s().set(queue="evolution", routing_key="evolution")
+    scan, join, judge, keep, hand_on = (app.tasks[name] for name in shape)
+    handed_on = hand_on.s().set(queue="evolution", routing_key="evolution")  # as tasks.daily_sync.shape routes it
     return chain(chord([scan.s(sources, window) for _ in range(4)], join.s()),
-                 chord([*(judge.s() for _ in range(2)), hand_on],
+                 chord([*(judge.s() for _ in range(2)), handed_on],
                        keep.s(run_id=run_id, key=f"bench:{run_id}", window=window)))
