@@ -25,18 +25,19 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from pydantic import TypeAdapter, ValidationError, validate_call
 
+from organism import headers
 from organism.errors import InvalidArguments, SkillDefinitionError
-from organism.failures import dead_letters, degrade
+from organism.failures import bookkeeping, dead_letters, degrade
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.settings import Settings, get_settings
-from organism.workflows import node_writer, tracking
+from organism.workflows import node_writer
 
 # How many retries a call has spent (deferrals spend none). Only the count travels with the message: the history
 # of its attempts is kept in the store, as a header that grew with each retry outgrew RabbitMQ's frame.
 ATTEMPTS_HEADER = "organism_attempts"
 # Headers a retry must carry on: Celery re-sends a task with its standard options only.
-CARRIED_HEADERS = (tracking.RUN_HEADER, tracking.NODE_HEADER, RETRY_HEADER, dead_letters.REPLAY_HEADER)
+CARRIED_HEADERS = (headers.RUN_HEADER, headers.NODE_HEADER, RETRY_HEADER, dead_letters.REPLAY_HEADER)
 # Celery task options a skill may set; anything else is refused at import, not at the first message.
 CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "priority", "ignore_result"})
 _POLICY = TypeAdapter(RetryPolicy)  # checks the types of a retry header's fields, which the dataclass does not
@@ -77,7 +78,7 @@ class SkillTask(Task):
         return getattr(self.app, "settings", None) or get_settings()
 
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        run_id = tracking.run_of(self.request)
+        run_id = headers.run_of(self.request)
         if run_id:
             node_writer.started(self.settings.database, task_id, run_id)
 
@@ -91,11 +92,11 @@ class SkillTask(Task):
         except Exception as exc:
             self._retry_or_give_up(exc, args, kwargs)
             raise
-        run_id = tracking.run_of(request)
+        run_id = headers.run_of(request)
         if run_id:
             node_writer.succeeded(self.settings.database, request.id, run_id, result)
         if request.retries:  # it was retried or deferred before: its kept attempts are not needed any more
-            tracking.attempts_done(self.settings.database, request.id)
+            bookkeeping.attempts_done(self.settings.database, request.id)
         return result
 
     def policy(self) -> RetryPolicy:
@@ -126,7 +127,7 @@ class SkillTask(Task):
             return 0, None
         if isinstance(given, int) and not isinstance(given, bool) and given >= 0:
             return given, None
-        counted = tracking.retries_spent(self.settings.database, self.request.id)
+        counted = bookkeeping.retries_spent(self.settings.database, self.request.id)
         return counted, f"header {ATTEMPTS_HEADER} {reprlib.repr(given)} is not a count of retries; {counted} " \
                         "counted in the store"
 
@@ -148,38 +149,38 @@ class SkillTask(Task):
         if action is Action.DEAD or (action is Action.RETRY and spent >= policy.max_retries):
             reason = "permanent" if action is Action.DEAD else "exhausted"
             self._dead_letter(exc, reason, dead_letters.attempt(action, error), args, kwargs,
-                              tracking.deliveries(database, request.id))
+                              bookkeeping.deliveries(database, request.id))
             return
         if action is Action.DEFER:
             countdown = min(wait_s or 0.0, self.settings.retry_after_max_s)
         else:
             countdown = retry_delay_s(policy, spent, wait_s, self.settings.retry_after_max_s)
-        run_id = tracking.run_of(request)
+        run_id = headers.run_of(request)
         if run_id:
             node_writer.flush()  # this node's start, if still queued, must not land after its retry
-        tracking.retrying(database, request.id, action, error, in_run=bool(run_id))
-        headers = {name: getattr(request, name) for name in CARRIED_HEADERS if getattr(request, name, None) is not None}
+        bookkeeping.retrying(database, request.id, action, error, in_run=bool(run_id))
+        carried = {name: getattr(request, name) for name in CARRIED_HEADERS if getattr(request, name, None) is not None}
         try:
             raise self.retry(exc=exc, countdown=countdown,
-                             headers={**headers, ATTEMPTS_HEADER: spent + (action is Action.RETRY)})
+                             headers={**carried, ATTEMPTS_HEADER: spent + (action is Action.RETRY)})
         except Reject as refused:  # the retry could not be sent: Celery would reject the message unrecorded
             self._dead_letter(exc, "retry-failed", dead_letters.attempt(Action.DEAD, f"the retry could not be sent: "
                                                                                   f"{refused.reason!r}"),
-                              args, kwargs, tracking.deliveries(database, request.id))
+                              args, kwargs, bookkeeping.deliveries(database, request.id))
 
     def _dead_letter(self, exc: BaseException, reason: str, last: dict[str, str], args: Any, kwargs: Any,
                      deliveries: int) -> None:
         """Record ``exc`` as the end of this call: the store's attempts, then ``last``; the arguments as given."""
         request = self.request
         letter = dead_letters.Letter(
-            task_id=request.id, task_name=self.name, organ=self.skill.organ, run_id=tracking.run_of(request),
+            task_id=request.id, task_name=self.name, organ=self.skill.organ, run_id=headers.run_of(request),
             node=None, args=list(args) if isinstance(args, list | tuple) else args,
             kwargs=dict(kwargs) if isinstance(kwargs, Mapping) else kwargs, reason=reason,
             error_type=type(exc).__name__, error_message=_text(exc),
             traceback="".join(traceback.format_exception(exc)), attempts=[last], delivery_count=deliveries,
             replay_of=getattr(request, dead_letters.REPLAY_HEADER, None))
         node_writer.flush()  # this node's start, if still queued, must not land after its failure
-        tracking.gave_up(self.settings.database, letter)
+        bookkeeping.gave_up(self.settings.database, letter)
         dead_letters.publish_copy(self.app, letter)
 
 

@@ -22,10 +22,10 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.message import Message
 
+from organism import headers
 from organism.errors import PermanentError
-from organism.failures import dead_letters, message_checks
+from organism.failures import bookkeeping, dead_letters, message_checks
 from organism.failures.outages import unreachable
-from organism.workflows import tracking
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.failures.bad_messages:Consumer"
@@ -77,7 +77,7 @@ def _request_letter(task: Any, request: Any, reason: str, error_type: str, error
 
 def _links(named: Callable[[str], Any]) -> dict[str, Any]:
     """The run, and the dead letter it replays, that a message names, where it names them as it should."""
-    run_id, replay_of = named(tracking.RUN_HEADER), named(dead_letters.REPLAY_HEADER)
+    run_id, replay_of = named(headers.RUN_HEADER), named(dead_letters.REPLAY_HEADER)
     return {"run_id": run_id if isinstance(run_id, str) else None,
             "replay_of": replay_of if isinstance(replay_of, int) and not isinstance(replay_of, bool) else None}
 
@@ -95,7 +95,7 @@ def envelope_refused(raw: str | bytes, queue: str | None, reason: str) -> None:
 def _record(app: Any, letter: dead_letters.Letter) -> None:
     logger.error("dead-lettered a %s message: task %s id %s: %s", letter.reason, letter.task_name, letter.task_id,
                  letter.error_message[:500])
-    tracking.gave_up(app.settings.database, letter)
+    bookkeeping.gave_up(app.settings.database, letter)
     dead_letters.publish_copy(app, letter)
 
 
@@ -153,7 +153,7 @@ class Consumer(CeleryConsumer):
         if not (message.delivery_info or {}).get("redelivered"):
             return 1
         try:
-            return tracking.count_delivery(self.app.settings.database, message.headers["id"])
+            return bookkeeping.count_delivery(self.app.settings.database, message.headers["id"])
         except Exception:  # the store is down: run the message uncounted rather than lose it
             logger.exception("could not count a redelivery of %s; it runs uncounted", message.headers["id"])
             return 1

@@ -21,9 +21,9 @@ from typing import Any
 
 from kombu.message import Message
 
+from organism import headers
 from organism.failures.dead_letters import REPLAY_HEADER
 from organism.failures.retry import RETRY_HEADER
-from organism.workflows import tracking
 
 MAX_ID_LENGTH = 64  # the store keeps task ids in String(64) columns
 _TEXT, _NUMBER = (str,), (int, float)
@@ -33,7 +33,7 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "argsrepr": _TEXT, "kwargsrepr": _TEXT, "eta": _TEXT, "expires": _TEXT, "meth": _TEXT,
     "retries": (int,), "timelimit": (list, tuple), "ignore_result": (bool,), "group_index": (int,),
     "stamped_headers": (list, tuple), "stamps": (dict,), "replaced_task_nesting": (int,),
-    tracking.RUN_HEADER: _TEXT, tracking.NODE_HEADER: _TEXT, RETRY_HEADER: (dict,), REPLAY_HEADER: (int,),
+    headers.RUN_HEADER: _TEXT, headers.NODE_HEADER: _TEXT, RETRY_HEADER: (dict,), REPLAY_HEADER: (int,),
     "organism_attempts": (int,),
 }
 _SIGNATURE_LISTS = ("callbacks", "errbacks", "chain")

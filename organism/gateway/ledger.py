@@ -18,11 +18,11 @@ from celery import current_task
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from organism import headers
 from organism.gateway.models import LedgerEntry, insert_ignoring_duplicates
 from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.store import session
-from organism.workflows import tracking
 
 SEQ_ATTRIBUTE = "organism_gateway_calls"  # kept on the Celery request: it lives exactly as long as the attempt
 GROUPS = {"skill": LedgerEntry.skill, "model": LedgerEntry.model, "organ": LedgerEntry.organ,
@@ -52,7 +52,7 @@ def current_call(skill: str | None = None, run_id: str | None = None) -> CallKey
     setattr(request, SEQ_ATTRIBUTE, seq + 1)
     info = getattr(task, "skill", None)
     return CallKey(request.id, int(request.retries or 0), seq, skill or task.name, getattr(info, "organ", None),
-                   run_id or tracking.run_of(request), in_task=True)
+                   run_id or headers.run_of(request), in_task=True)
 
 
 def replay(s: Session, call: CallKey) -> ChatResult | None:

@@ -24,12 +24,12 @@ from typing import Any
 from celery import Task, current_app, signals
 
 from organism.errors import Deferred
+from organism.headers import NODE_HEADER, run_of
 from organism.observability import events, logs
 from organism.observability.broker import PUBLISHED_HEADER
 from organism.observability.health import HeartbeatWriter
 from organism.observability.instruments import OTHER, Outcome, enable_multiprocess, instruments
 from organism.settings import Settings, get_settings
-from organism.workflows.tracking import NODE_HEADER, run_of
 
 logger = logging.getLogger(__name__)
 STARTED_ATTRIBUTE = "organism_started_at"  # kept on the Celery request: it lives exactly as long as the attempt

@@ -29,6 +29,10 @@ class RunStatus(enum.StrEnum):
         return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
 
 
+# A run that has not finished: the only state any writer may move a run out of.
+OPEN_RUNS = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+
+
 class NodeStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"

@@ -13,8 +13,9 @@ from typing import Any
 from celery import Signature, shared_task
 from pydantic import BaseModel
 
+from organism.headers import NODE_HEADER, RUN_HEADER
 from organism.settings import Settings
-from organism.workflows.tracking import NODE_HEADER, RUN_HEADER, run_failed
+from organism.workflows.tracking import run_failed
 
 _NODE_IDS = uuid.UUID("6f1d9a52-3c1e-4e0b-9a59-0b7f1c2d8e41")
 

@@ -18,11 +18,10 @@ from sqlalchemy import exists, select
 
 from organism.settings import Settings
 from organism.store import session
-from organism.store.models import Node, NodeStatus, Run, RunStatus, utcnow
+from organism.store.models import OPEN_RUNS, Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows import tracking
 from organism.workflows.queries import backend_success, by_phase
 from organism.workflows.start import RESUME_NOT_SENT, WATCHDOG_FAILED, WATCHDOG_RESUMED, note, relaunch
-from organism.workflows.tracking import OPEN
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +41,12 @@ def settle(app: Celery) -> list[str]:
     grace = timedelta(seconds=settings.stall_grace * settings.run_deadline_s)
     stirred = exists().where(Node.run_id == Run.id, (Node.started_at > now - grace) | (Node.finished_at > now - grace))
     with session(url) as s:  # times are compared in SQL: SQLite hands datetimes back without a zone
-        open_runs = s.execute(select(Run.id, Run.deadline_at < now, ~stirred).where(Run.status.in_(OPEN))).all()
+        open_runs = s.execute(select(Run.id, Run.deadline_at < now, ~stirred).where(Run.status.in_(OPEN_RUNS))).all()
     failed = []
     for run_id, overdue, quiet in open_runs:
         canvas = None
         with session(url) as s:  # one run at a time, locked as node writers lock it
-            run = s.scalar(select(Run).where(Run.id == run_id, Run.status.in_(OPEN)).with_for_update())
+            run = s.scalar(select(Run).where(Run.id == run_id, Run.status.in_(OPEN_RUNS)).with_for_update())
             if run is None:
                 continue
             recovered = False

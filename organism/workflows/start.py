@@ -25,11 +25,10 @@ from organism.failures.outages import unreachable
 from organism.settings import Settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
-from organism.store.models import Node, NodeStatus, Run, RunStatus, utcnow
+from organism.store.models import OPEN_RUNS, Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows import registry
 from organism.workflows.declaration import Overlap, ParamsContext, Schedule, Workflow
 from organism.workflows.plan import Plan, RunContext
-from organism.workflows.tracking import OPEN
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
     url = settings.database
     if schedule is not None and schedule.overlap is Overlap.SKIP:
         with session(url) as s:
-            busy = s.scalar(select(Run.key).where(Run.workflow == name, Run.status.in_(OPEN), Run.key != key))
+            busy = s.scalar(select(Run.key).where(Run.workflow == name, Run.status.in_(OPEN_RUNS), Run.key != key))
         if busy is not None:
             return _skip(url, run, f"{by}: {busy} was still open")
     ctx = RunContext(run_id=run["id"], key=key, params=valid, settings=settings)

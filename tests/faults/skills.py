@@ -15,9 +15,9 @@ from typing import Any
 import redis
 from celery import current_task, signals
 
+from organism.headers import RUN_HEADER
 from organism.skill import skill
 from organism.workflows.plan import Plan, RunContext
-from organism.workflows.tracking import RUN_HEADER
 from tasks.daily_sync import shape
 from tests.support.holds import hold
 from tests.support.noop import judge, keep, sync_like

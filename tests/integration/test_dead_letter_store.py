@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from organism import store
 from organism.app import create_app
-from organism.failures import dead_letters
+from organism.failures import bookkeeping, dead_letters
 from organism.failures.classify import Action
 from organism.failures.dead_letters import Letter
 from organism.settings import Settings
 from organism.store.models import Attempt, DeadLetter, Node, Run
-from organism.workflows import tracking
 from tests.support.services import fresh_pg_database
 
 pytestmark = pytest.mark.integration
@@ -56,7 +55,7 @@ def test_text_the_database_refuses_is_escaped_in_every_field(url: str) -> None:
                    error_type=f"E{bad}", error_message=bad, traceback=f"Traceback: {bad}",
                    attempts=[dead_letters.attempt("dead", bad)])
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     found = stored(url, given.task_id)
     shown = "x\\x00y\\udc80z"
@@ -72,7 +71,7 @@ def test_large_values_keep_their_head_and_full_size(url: str) -> None:
     given = letter(args=[big, 2], kwargs={"text": big}, error_message=big, traceback=big,
                    attempts=[dead_letters.attempt("retry", big)])
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     found = stored(url, given.task_id)
     marker = "…[truncated, 10485760 chars]"
@@ -90,12 +89,12 @@ def _replay(url: str, letter_id: int) -> str:
 
 def test_attempts_kept_in_the_store_open_the_history_and_leave_the_store(url: str) -> None:
     given = letter(reason="exhausted", attempts=[dead_letters.attempt("retry", "TransientError: third")])
-    tracking.retrying(url, given.task_id, Action.RETRY, "TransientError: first", in_run=False)
-    tracking.retrying(url, given.task_id, Action.DEFER, "Deferred: circuit open", in_run=False)
-    tracking.retrying(url, given.task_id, Action.RETRY, "TransientError: second\x00", in_run=False)
-    assert tracking.retries_spent(url, given.task_id) == 2
+    bookkeeping.retrying(url, given.task_id, Action.RETRY, "TransientError: first", in_run=False)
+    bookkeeping.retrying(url, given.task_id, Action.DEFER, "Deferred: circuit open", in_run=False)
+    bookkeeping.retrying(url, given.task_id, Action.RETRY, "TransientError: second\x00", in_run=False)
+    assert bookkeeping.retries_spent(url, given.task_id) == 2
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     found = stored(url, given.task_id)
     assert [(a["action"], a["error"]) for a in found.attempts] == [
@@ -108,9 +107,9 @@ def test_attempts_kept_in_the_store_open_the_history_and_leave_the_store(url: st
 def test_a_call_retried_very_often_keeps_its_latest_attempts(url: str) -> None:
     given = letter(reason="exhausted", attempts=[dead_letters.attempt("retry", "last")])
     for n in range(150):
-        tracking.retrying(url, given.task_id, Action.RETRY, f"attempt {n}", in_run=False)
+        bookkeeping.retrying(url, given.task_id, Action.RETRY, f"attempt {n}", in_run=False)
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     attempts = stored(url, given.task_id).attempts
     assert len(attempts) == dead_letters.ATTEMPTS_KEPT
@@ -122,18 +121,18 @@ def test_a_call_retried_very_often_keeps_its_latest_attempts(url: str) -> None:
 def test_a_replay_link_to_no_dead_letter_is_dropped_not_fatal(url: str, replay_of: object) -> None:
     given = letter(replay_of=replay_of)
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     assert stored(url, given.task_id).replay_of is None
 
 
 def test_a_replay_link_to_a_dead_letter_is_kept(url: str) -> None:
     first = letter()
-    tracking.gave_up(url, first)
+    bookkeeping.gave_up(url, first)
     original = stored(url, first.task_id).id
     again = letter(replay_of=original)
 
-    tracking.gave_up(url, again)
+    bookkeeping.gave_up(url, again)
 
     assert stored(url, again.task_id).replay_of == original
 
@@ -142,7 +141,7 @@ def test_a_replay_link_to_a_dead_letter_is_kept(url: str) -> None:
 def test_a_run_id_that_is_not_text_names_no_run(url: str, run_id: object) -> None:
     given = letter(run_id=run_id)
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     assert stored(url, given.task_id).run_id is None
 
@@ -150,7 +149,7 @@ def test_a_run_id_that_is_not_text_names_no_run(url: str, run_id: object) -> Non
 def test_arguments_of_the_wrong_shape_are_recorded_as_given(url: str) -> None:
     given = letter(args=5, kwargs=["not", "a", "dict"])
 
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     found = stored(url, given.task_id)
     assert (found.args, found.kwargs, found.replayable) == (5, ["not", "a", "dict"], False)
@@ -164,7 +163,7 @@ def test_a_failed_node_and_its_run_take_the_escaped_error(url: str) -> None:
         s.add(Node(task_id=task_id, run_id=run_id, name="q1.scan", phase=0, phase_name="scan", skill="test.scan",
                    organ="perception"))
 
-    tracking.gave_up(url, letter(task_id=task_id, run_id=run_id, error_message="bad\x00byte"))
+    bookkeeping.gave_up(url, letter(task_id=task_id, run_id=run_id, error_message="bad\x00byte"))
 
     assert stored(url, task_id).node == "q1.scan"
     with store.session(url) as s:
@@ -178,7 +177,7 @@ def test_a_record_the_store_refuses_is_written_minimal(url: str, caplog: pytest.
     given = letter(delivery_count=2**70, args=["kept?"], error_message="the error")  # out of any integer column
 
     with caplog.at_level(logging.ERROR, logger="organism.workflows.tracking"):
-        tracking.gave_up(url, given)
+        bookkeeping.gave_up(url, given)
 
     found = stored(url, given.task_id)
     assert (found.task_name, found.organ, found.reason, found.error_type, found.error_message) == (
@@ -191,8 +190,8 @@ def test_a_record_the_store_refuses_is_written_minimal(url: str, caplog: pytest.
 def test_the_same_task_is_recorded_once(url: str) -> None:
     given = letter()
 
-    tracking.gave_up(url, given)
-    tracking.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
+    bookkeeping.gave_up(url, given)
 
     assert len([d for d in dead_letters.find(url, status=None) if d.task_id == given.task_id]) == 1
 
@@ -201,7 +200,7 @@ def test_an_unreachable_store_is_logged_not_raised(caplog: pytest.LogCaptureFixt
     given = letter()
 
     with caplog.at_level(logging.ERROR, logger="organism.workflows.tracking"):
-        tracking.gave_up("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", given)
+        bookkeeping.gave_up("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", given)
 
     assert f"could not record the dead letter of task {given.task_id}: the store is unreachable" in caplog.text
     assert "minimal" not in caplog.text

@@ -17,9 +17,9 @@ from organism import store
 from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from organism.failures import dead_letters
 from organism.failures.retry import RETRY_HEADER, RetryPolicy
+from organism.headers import RUN_HEADER
 from organism.skill import ATTEMPTS_HEADER
 from organism.store.models import Attempt, DeadLetter
-from organism.workflows.tracking import RUN_HEADER
 from tests.conftest import Cluster, Clusters
 from tests.support.faulty import SIDE_EFFECTS, crash, fail_with, fetch, refuse
 from tests.support.http import Script, scripted_server

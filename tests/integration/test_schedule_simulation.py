@@ -26,13 +26,12 @@ from sqlalchemy import select, update
 from organism import store
 from organism.app import Organism, create_app
 from organism.settings import load
-from organism.store.models import Run, RunStatus, utcnow
+from organism.store.models import OPEN_RUNS, Run, RunStatus, utcnow
 from organism.workflows import registry
 from organism.workflows.clock import Firing, tick
 from organism.workflows.declaration import CatchUp, Schedule, Workflow
 from organism.workflows.plan import Plan, RunContext
 from organism.workflows.start import start_workflow
-from organism.workflows.tracking import OPEN
 from tests.support.noop import echo
 
 pytestmark = pytest.mark.integration
@@ -130,7 +129,7 @@ class Delivery:
         self.app.tasks[start_workflow.name].run(**message)
         self.delivered += 1
         with store.session(self.app.settings.database) as s:
-            s.execute(update(Run).where(Run.status.in_(OPEN)).values(status=RunStatus.SUCCEEDED.value,
+            s.execute(update(Run).where(Run.status.in_(OPEN_RUNS)).values(status=RunStatus.SUCCEEDED.value,
                                                                     finished_at=utcnow()))
 
     def send(self, beat: str, now: dt.datetime, during: Callable[[], None] | None = None) -> Callable[[Firing], None]:

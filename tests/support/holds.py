@@ -20,7 +20,7 @@ def hold(at_most_s: float) -> None:
     """In a skill: wait until the test releases this call's run, or ``at_most_s`` has passed."""
     from celery import current_app, current_task
 
-    from organism.workflows.tracking import run_of
+    from organism.headers import run_of
 
     released = _release_file(current_app.settings.data_dir, run_of(current_task.request))
     deadline = time.monotonic() + at_most_s

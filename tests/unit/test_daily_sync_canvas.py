@@ -8,11 +8,11 @@ from pathlib import Path
 from celery.canvas import _chain, _chord
 
 from organism.app import create_app
+from organism.headers import NODE_HEADER, RUN_HEADER
 from organism.settings import load
 from organism.workflows.plan import RunContext
 from organism.workflows.registry import workflow
 from organism.workflows.start import parameters
-from organism.workflows.tracking import NODE_HEADER, RUN_HEADER
 
 
 def _plan(run_id: str, **ctx: object):  # type: ignore[no-untyped-def]

@@ -112,6 +112,6 @@ def test_a_retry_header_wins_with_its_values_checked() -> None:
 def test_a_run_header_that_is_not_text_names_no_run(header: object, run: str | None) -> None:
     from celery.app.task import Context
 
-    from organism.workflows.tracking import RUN_HEADER, run_of
+    from organism.headers import RUN_HEADER, run_of
 
     assert run_of(Context({RUN_HEADER: header})) == run
