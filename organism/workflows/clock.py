@@ -26,6 +26,7 @@ from organism.store.models import ScheduleMark, utcnow
 from organism.workflows import registry
 from organism.workflows.declaration import Schedule, Workflow
 from organism.workflows.schedules import due
+from organism.workflows.start import InvalidParameters, parameters
 
 logger = logging.getLogger(__name__)
 START_TASK = "organism.start_workflow"
@@ -81,6 +82,12 @@ def tick(app: Celery, now: datetime, send: Send) -> list[Firing]:
             handled = last
             for at in plan.start:
                 firing = _firing(workflow, schedule, at)
+                try:  # refused here, in one line, rather than published to be refused by a worker
+                    parameters(app, workflow, firing.params, schedule)
+                except InvalidParameters as error:
+                    logger.error("%s: firing %s not started: %s", workflow.name, at.isoformat(), error)
+                    handled = at
+                    continue
                 try:
                     send(firing)
                 except Exception as error:

@@ -66,6 +66,9 @@ NEW_YORK_GAP = declare("sim-newyork-0230")  # 02:30 is skipped in spring in New 
 # which still starts.
 WEEKLY = declare("sim-weekly", Schedule("0 7 * * 1", "Europe/Berlin", catch_up=CatchUp.LATEST))
 OVERLAPPING = declare("sim-overlap")
+# A firing whose parameters its model refuses (a setting can make a default wrong; here the firing adds one).
+REFUSED = registry.declare(Workflow(name="sim-refused", params=DayParams, key=lambda p: p.date.isoformat(),
+                                    build=one_node, on_firing=lambda at: {"date": at.date().isoformat(), "region": 1}))
 # The daily ones come from the settings (ORGANISM_SCHEDULES).
 BY_SETTINGS = {BERLIN_GAP.name: [{"cron": "30 2 * * *", "zone": "Europe/Berlin"}],
                NEW_YORK_FOLD.name: [{"cron": "30 1 * * *", "zone": "America/New_York"}],
@@ -272,3 +275,21 @@ def test_a_firing_while_the_previous_run_is_open_is_skipped_unless_overlap_is_al
     allowing = two_firings(embedded_app(tmp_path / "allow", {OVERLAPPING.name: [daily | {"overlap": "allow"}]}))
     assert allowing["sim-overlap:2026-06-01"] == (RunStatus.PENDING.value, None)
     assert allowing["sim-overlap:2026-06-02"] == (RunStatus.PENDING.value, None)
+
+
+def test_a_firing_with_a_wrong_parameter_is_refused_by_beat_in_one_line_and_not_sent(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = embedded_app(tmp_path, {REFUSED.name: [{"cron": "0 6 * * *", "zone": "Europe/Berlin"}]})
+    sent: list[Firing] = []
+    now = dt.datetime(2026, 6, 1, 5, 0, tzinfo=UTC)  # 07:00 in Berlin: today's 06:00 has fired
+
+    with caplog.at_level("ERROR", logger="organism.workflows.clock"):
+        tick(app, now, sent.append)
+        tick(app, now + dt.timedelta(minutes=1), sent.append)  # handled: not refused again
+
+    assert sent == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "sim-refused: firing 2026-06-01T06:00:00+02:00 not started: workflow sim-refused: parameter region: no such "
+        "parameter (its parameters: date)"]
+    with store.session(app.settings.database) as s:
+        assert s.scalars(select(Run.key)).all() == []
