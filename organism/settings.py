@@ -89,12 +89,13 @@ def _config_source(settings_cls: type[BaseSettings], path: Path) -> InitSettings
                                       for name in unknown))
     data = dict(source.toml_data)
     if isinstance(data.get("sources"), list):  # relative paths are read from the file's directory
-        data["sources"] = [_beside(path, s) if isinstance(s, str) else s for s in data["sources"]]
+        data["sources"] = [_resolved(s, path.parent) if isinstance(s, str) else s for s in data["sources"]]
     return InitSettingsSource(settings_cls, init_kwargs=data)
 
 
-def _beside(path: Path, source: str) -> str:
-    return source if "://" in source or Path(source).is_absolute() else str((path.parent / source).resolve())
+def _resolved(source: str, base: Path) -> str:
+    """A source as an absolute path read from ``base`` (a URL as it is)."""
+    return source if "://" in source else str((base / source).resolve())
 
 
 class _Environment(EnvSettingsSource):
@@ -201,7 +202,7 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # Resolved once, where the settings are read: a worker started elsewhere reads the same files.
-        return tuple(s if "://" in s else str(Path(s).resolve()) for s in value)
+        return tuple(_resolved(s, Path.cwd()) for s in value)
 
     @field_validator("organs")
     @classmethod

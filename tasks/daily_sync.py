@@ -11,7 +11,6 @@ single tasks and bodies single tasks (nested canvases are where Celery's chords 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from celery import chain, chord
@@ -31,7 +30,7 @@ from organism.workflows.declaration import ParamsContext, Schedule, Workflow
 from organism.workflows.plan import Plan, RunContext, handed_on
 from organism.workflows.registry import declare
 from tasks import evolution, judgment, perception, relationship
-from tasks.analysis.sources import SourceError, check_sources
+from tasks.analysis.sources import SourceError, Window, absolute, check_sources
 from tasks.samples import SAMPLE_SOURCES
 
 NAME = "daily-sync"
@@ -80,7 +79,7 @@ class DailySyncParams(BaseModel):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple) and all(isinstance(s, str) for s in value):
-            return tuple(s if "://" in s else str(Path(s).resolve()) for s in value)
+            return tuple(map(absolute, value))
         return value
 
     @field_validator("sources")
@@ -93,9 +92,8 @@ class DailySyncParams(BaseModel):
         return value
 
     @property
-    def window(self) -> dict[str, str]:
-        start = self.window_end - dt.timedelta(hours=self.window_hours)
-        return {"start": start.isoformat(), "end": self.window_end.isoformat()}
+    def window(self) -> Window:
+        return Window(start=self.window_end - dt.timedelta(hours=self.window_hours), end=self.window_end)
 
 
 def _day(value: Any) -> dt.date:
@@ -126,7 +124,7 @@ def shape(ctx: RunContext, scans: dict[str, Any], synthesis: Any, evaluations: d
     handed on beside the evaluations.
     """
     params: DailySyncParams = ctx.params  # type: ignore[assignment]
-    plan, sources, window = Plan(), list(params.sources), params.window
+    plan, sources, window = Plan(), list(params.sources), params.window.as_json()
     extra = {"q3.trends": {"history": params.history}}
     headers = [plan.node(ctx, skill.s(sources, window, **extra.get(name, {})), name, 0, PHASES[0])
                for name, skill in scans.items()]

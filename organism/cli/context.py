@@ -37,6 +37,19 @@ def app_or_exit() -> Any:
     return app
 
 
+def workflows_or_exit() -> Any:
+    """The app, once the schedules in settings fit the declared workflows: a wrong one is one line, exit 1."""
+    from organism.workflows.declaration import DeclarationError
+    from organism.workflows.registry import check_settings
+
+    app = app_or_exit()
+    try:
+        check_settings(app)
+    except DeclarationError as error:
+        raise click.ClickException(f"bad configuration: {error}") from None
+    return app
+
+
 def services_or_exit(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that uses the store, the broker or the results: a failure of one is one line, exit 1.
 

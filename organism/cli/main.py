@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from organism.cli import workflows as workflow_commands
-from organism.cli.context import app_or_exit, ensure_store, require, services_or_exit, settings_or_exit
+from organism.cli.context import (
+    app_or_exit,
+    ensure_store,
+    require,
+    services_or_exit,
+    settings_or_exit,
+    workflows_or_exit,
+)
 from organism.cli.dlq import dlq
 from organism.cli.gateway import ledger
 from organism.cli.ops import console as console_command
@@ -62,7 +69,7 @@ def runs(ctx: click.Context, limit: int) -> None:
 @click.argument("ref")
 @services_or_exit
 def runs_show(ref: str) -> None:
-    """Show one run (by key or id): its nodes, its history and its report."""
+    """Show one run (by key or id): its parameters, nodes, history and report."""
     from organism.workflows.queries import find_run, report_of
 
     settings = settings_or_exit()
@@ -77,6 +84,8 @@ def runs_show(ref: str) -> None:
         table.add_row(n.name, n.skill, n.organ, n.status, str(n.attempts), f"{secs:.2f}" if secs is not None else "",
                       notes)
     console.print(table)
+    for name, value in (run.params or {}).items():
+        console.print(f"{name} = {value}", markup=False, highlight=False, soft_wrap=True)
     for entry in run.history or []:
         console.print(f"{entry['at']}  {entry['event']}: {entry['detail']}", markup=False, highlight=False,
                       soft_wrap=True)
@@ -163,14 +172,7 @@ def worker(organs: tuple[str, ...], concurrency: int | None, celery_args: tuple[
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def beat(celery_args: tuple[str, ...]) -> None:
     """Run the one beat process: it starts every workflow on its schedules (`organism workflows` lists them)."""
-    from organism.workflows.declaration import DeclarationError
-    from organism.workflows.registry import check_settings
-
-    settings = settings_or_exit()
-    try:
-        check_settings(app_or_exit())
-    except DeclarationError as error:
-        raise click.ClickException(f"bad configuration: {error}") from None
+    settings = workflows_or_exit().settings
     ensure_store(settings)
     command = [sys.executable, "-m", "celery", "-A", "organism.app", "beat", *celery_args]
     with _exec_errors():

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from organism.cli.context import app_or_exit, settings_or_exit
+from organism.cli.context import app_or_exit, settings_or_exit, workflows_or_exit
 from organism.observability.auth import flower_credentials
 
 
@@ -37,7 +37,7 @@ def console(host: str | None, port: int | None) -> None:
     Example:
       ORGANISM_OBSERVABILITY__PASSWORD=change-me organism console --port 8800
     """
-    app = app_or_exit()
+    app = workflows_or_exit()  # its Workflows page shows the schedules in force
     app.set_default()  # the app of every server thread, not only of this one
     from organism.console import create_console
 

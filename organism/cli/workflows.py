@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from organism.cli.context import app_or_exit, ensure_store, require, services_or_exit, settings_or_exit
+from organism.cli.context import ensure_store, require, services_or_exit, workflows_or_exit
 from organism.settings import Settings
 
 console = Console()
@@ -27,13 +27,13 @@ def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+            raise click.ClickException(f"--param {pair!r}: not NAME=VALUE")
         if value.startswith(("[", "{")):
             try:
                 params[name] = json.loads(value)
                 continue
             except ValueError as error:
-                raise click.BadParameter(f"{name}: not valid JSON ({error})", param_hint="--param") from None
+                raise click.ClickException(f"--param {name}: not valid JSON ({error})") from None
         params[name] = value
     return params
 
@@ -46,8 +46,8 @@ def _launch(name: str, params: dict[str, Any], wait: bool, local_workers: bool, 
     from organism.workflows.registry import UnknownWorkflow, workflow
     from organism.workflows.start import InvalidParameters, parameters, start
 
-    settings = settings_or_exit()
-    app = app_or_exit()
+    app = workflows_or_exit()
+    settings = app.settings
     try:  # refused before any service is touched
         parameters(app, workflow(app, name), params)
     except (UnknownWorkflow, InvalidParameters) as error:
@@ -113,7 +113,7 @@ def workflows() -> None:
     from organism.workflows.registry import workflows as declared
     from organism.workflows.schedules import next_firing
 
-    app = app_or_exit()
+    app = workflows_or_exit()
     now = datetime.now(UTC)
     for workflow in declared(app):
         console.rule(f"[bold]{workflow.name}[/]")

@@ -113,11 +113,11 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
             return _skip(url, run, f"{by}: {busy} was still open")
     ctx = RunContext(run_id=run["id"], key=key, params=valid, settings=settings)
     plan: Plan = workflow.build(ctx)
-    deadline = timedelta(seconds=workflow.deadline_s or settings.run_deadline_s)
     try:
         # Core inserts rather than the ORM's unit of work: this is on the path of every run's start.
         with engine_for(url).begin() as c:
-            c.execute(insert(Run), {**run, "deadline_at": utcnow() + deadline, "history": [_event(STARTED, by)]})
+            c.execute(insert(Run), {**run, "deadline_at": _deadline(workflow, settings),
+                                    "history": [_event(STARTED, by)]})
             c.execute(insert(Node), [{"run_id": run["id"], "task_id": n.task_id, "name": n.name, "phase": n.phase,
                                       "phase_name": n.phase_name, "skill": n.skill, "organ": n.organ}
                                      for n in plan.nodes])
@@ -131,6 +131,11 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
             s.execute(delete(Run).where(Run.id == run["id"]))
         raise BrokerUnavailable(f"could not publish run {key} to {masked(settings.broker)}: {error}") from None
     return Started(run["id"], key, created=True)
+
+
+def _deadline(workflow: Workflow, settings: Settings) -> datetime:
+    """When a run of ``workflow`` started now is failed if still open."""
+    return utcnow() + timedelta(seconds=workflow.deadline_s or settings.run_deadline_s)
 
 
 def _skip(url: str, run: dict[str, Any], why: str) -> Started:
@@ -185,9 +190,8 @@ def resume(app: Celery, ref: str) -> Started:
             raise CannotResume(f"run {run.key} cannot be resumed: {error}") from None
         if canvas is None:
             raise CannotResume(f"run {run.key} was resumed meanwhile")
-        workflow = registry.workflow(app, run.workflow)
         run.status, run.error, run.finished_at = RunStatus.PENDING.value, None, None
-        run.deadline_at = utcnow() + timedelta(seconds=workflow.deadline_s or settings.run_deadline_s)
+        run.deadline_at = _deadline(registry.workflow(app, run.workflow), settings)
         started = Started(run.id, run.key, created=False)
     canvas.apply_async()
     return started

@@ -165,6 +165,11 @@ def _load_source(source: str, base_dir: Path | None) -> list[Item]:
     return _load_feed(source, str(path))
 
 
+def absolute(source: str) -> str:
+    """A local source as an absolute path from the working directory; a URL as it is."""
+    return source if _is_url(source) else str(Path(source).resolve())
+
+
 def _is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 

@@ -151,3 +151,26 @@ def test_a_run_started_outside_the_repository_succeeds_and_sync_follows_it(tmp_p
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "run daily-sync:2026-11-20 already exists (succeeded); following it" in again.stdout
     assert "Daily Sync 2026-11-20: posts from" in again.stdout
+
+    shown = organism("runs", "show", "daily-sync:2026-11-20", env=env, cwd=elsewhere)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "date = 2026-11-20" in shown.stdout.splitlines() and "window_hours = 24" in shown.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("args", "env", "line"), [
+    (("run", "daily-sync", "--param", "window_hours"), {}, "Error: --param 'window_hours': not NAME=VALUE"),
+    (("workflows",), {"ORGANISM_SCHEDULES": '{"daily-sync": [{"cron": "0 6 * * *", "zone": "Mars/Olympus"}]}'},
+     "Error: bad configuration: setting ORGANISM_SCHEDULES[daily-sync][0]: schedule '0 6 * * *': unknown time zone "
+     "'Mars/Olympus'; use an IANA name such as Europe/Berlin"),
+    (("run", "daily-sync"), {"ORGANISM_SCHEDULES": '{"daily-snyc": []}'},
+     "Error: bad configuration: setting ORGANISM_SCHEDULES names unknown workflow 'daily-snyc'; known workflows: "),
+], ids=["param-without-value", "schedule-zone", "schedule-workflow"])
+def test_a_malformed_param_or_schedule_setting_is_one_line(tmp_path: Path, args: tuple[str, ...],
+                                                           env: dict[str, str], line: str) -> None:
+    done = organism(*args, env={"ORGANISM_DATA_DIR": str(tmp_path / "var"), **env})
+
+    assert done.returncode == 1
+    [said] = done.stderr.splitlines()
+    assert said.startswith(line), said
+    assert not (tmp_path / "var").exists()
