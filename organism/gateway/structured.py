@@ -3,8 +3,9 @@
 A template is a TOML file with a ``system`` and a ``user`` string; ``$name`` placeholders are filled from the
 variables (values that are not strings are inserted as JSON). The schema goes to the model twice: as the
 ``response_format`` (if the provider supports it, see ``ORGANISM_GATEWAY__JSON_MODE``) and in the system
-message. A reply that does not validate is shown its errors once and asked again; a second invalid reply is a
-:class:`~organism.errors.PermanentError`, because asking a third time rarely helps and always costs.
+message. A reply that does not validate is shown its errors once and asked again; a second invalid reply is an
+:class:`InvalidReply` (a :class:`~organism.errors.PermanentError`), because asking a third time rarely helps and
+always costs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ MODEL_UNAVAILABLE = (BudgetExhausted, CircuitOpen)  # what a skill with ``option
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
+class InvalidReply(PermanentError):
+    """The model's reply did not validate, even after the repair attempt."""
+
+
 @dataclass(frozen=True)
 class JsonReply(Generic[M]):
     """A validated answer, the model that gave it, and whether it took the repair attempt."""
@@ -51,12 +56,13 @@ def deterministic(reason: str) -> str:
     return f"deterministic ({reason})"
 
 
-def without_model(error: BudgetExhausted | CircuitOpen) -> str:
+def without_model(error: BudgetExhausted | CircuitOpen | InvalidReply) -> str:
     """Note that the skill goes on without the model, and return the ``engine`` of its deterministic result.
 
     For a skill that declares ``optional=["model"]``, a spent budget or an open circuit means the model is
-    unavailable: its result is marked degraded with the reason, and its node and run say so. For any other
-    skill ``error`` takes its normal course (a budget refusal dead-letters, an open circuit waits).
+    unavailable (and so, for a skill that chooses to treat it so, does a reply that stayed invalid): its result
+    is marked degraded with the reason, and its node and run say so. For any other skill ``error`` takes its
+    normal course (a budget refusal or an invalid reply dead-letters, an open circuit waits).
     """
     try:
         with optional("model"):
@@ -95,7 +101,8 @@ def complete_json(template_name: str, variables: dict[str, Any], schema: type[M]
     """Ask the model to fill ``schema`` using prompt template ``template_name``; one repair if it does not.
 
     Raises:
-        PermanentError: the template is unusable, or the reply is invalid after the repair.
+        PermanentError: the template is unusable.
+        InvalidReply: the reply is invalid after the repair.
         Deferred, TransientError: as :meth:`Gateway.chat`.
     """
     client = client or gateway()
@@ -119,7 +126,7 @@ def complete_json(template_name: str, variables: dict[str, Any], schema: type[M]
         messages = [*messages, {"role": "assistant", "content": result.content},
                     {"role": "user", "content": f"That reply is not valid: {problem}\nReply again with only the "
                                                 "corrected JSON object."}]
-    raise PermanentError(f"the model's reply to {template_name!r} was not a valid {schema.__name__} after one "
+    raise InvalidReply(f"the model's reply to {template_name!r} was not a valid {schema.__name__} after one "
                          f"repair: {problem}")
 
 
