@@ -30,6 +30,7 @@ from organism.errors import PermanentError, TransientError
 from tasks.analysis.text import detect_lang
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+LANGUAGES = ("en", "zh")
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -238,7 +239,7 @@ def _record_to_item(source: str, record: dict[str, Any]) -> Item:
         title=title,
         text=text,
         published=_parse_date(record.get("published", record.get("date"))),
-        lang=_normalise_lang(record.get("lang"), f"{title}\n{text}"),
+        lang=_normalise_lang(record.get("lang"), f"{title}\n{text}", declared=True),
         author=_first_str(record, "author") or None,
         url=_first_str(record, "url") or None,
         tags=[str(tag) for tag in tags],
@@ -315,11 +316,18 @@ def _parse_date(value: Any) -> datetime | None:
     raise ValueError(f"'published' is not an ISO 8601 date or epoch seconds: {value!r}")
 
 
-def _normalise_lang(value: Any, text: str) -> str:
-    if isinstance(value, str):
+def _normalise_lang(value: Any, text: str, declared: bool = False) -> str:
+    """"en" or "zh" from a language tag ("zh-CN" is "zh"), else detected from the text.
+
+    With ``declared`` (a JSON Lines record's own ``lang``), a tag for another language is an error: the
+    scans have no model for it, and reading it as English would give wrong answers, not no answer.
+    """
+    if isinstance(value, str) and value.strip():
         code = value.strip().lower()[:2]
-        if code in ("en", "zh"):
+        if code in LANGUAGES:
             return code
+        if declared:
+            raise ValueError(f"'lang' {value!r} is not a language the scans read ({', '.join(LANGUAGES)})")
     return detect_lang(text)
 
 

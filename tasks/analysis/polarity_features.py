@@ -1,0 +1,152 @@
+"""The features the polarity models read: words and character n-grams, scoped by clause.
+
+A text is cut into clauses at punctuation and at contrast words ("but", "however", "但是", "不过"...).
+Within a clause:
+
+- **negation** reaches over the rest of the clause, not one character or word: after "not", "never",
+  "n't", "不", "没有"... every word is read as its negated form (``NOT_clean``), so "not clean at
+  all" and "不太干净" are not read as "clean" and "干净";
+- **degree** words scale the next word ("very good" counts "good" 1.5 times, "a bit slow" half);
+- **contrast** weighs what follows it over what precedes it: in "the staff were nice but the wifi
+  never worked", the clause after "but" counts three times as much as the one before.
+
+Word pairs (within the clause) and character n-grams add context the single words miss: 3–5 characters
+within English words, 1–3 characters of Chinese. The same function makes the training features
+(``devtools/train_polarity.py``) and the features read at run time, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from functools import cache
+from itertools import pairwise
+from typing import Any
+
+CLAUSE_BREAK = re.compile(r"[,.;!?:\n，。；！？：、…~～()（）\[\]【】]+")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@\w+")
+_EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_CHAR_TEXT = re.compile(r"[a-z]+|[\u3400-\u9fff]+")
+
+EN_NEGATORS = frozenset(
+    "not no never without hardly barely nothing nobody none neither nor cannot cant dont didnt doesnt isnt "
+    "wasnt arent werent wont wouldnt couldnt shouldnt havent hasnt aint".split()
+)
+EN_CONTRAST = frozenset(("but", "however", "though", "although", "yet"))
+EN_DEGREE = {
+    "very": 1.5, "really": 1.5, "so": 1.5, "too": 1.5, "extremely": 2.0, "super": 1.5, "absolutely": 1.5,
+    "totally": 1.5, "completely": 1.5, "quite": 1.2, "pretty": 1.2, "bit": 0.5, "slightly": 0.5,
+    "somewhat": 0.6, "kinda": 0.6, "little": 0.6,
+}  # fmt: skip
+ZH_NEGATORS = frozenset(("不", "没", "没有", "无", "未", "别", "非", "并不", "不太", "不是", "不够", "不会", "不能",
+                         "毫无", "从不", "不怎么", "从没", "没什么"))  # fmt: skip
+ZH_CONTRAST = frozenset(("但", "但是", "不过", "可是", "然而", "却", "只是", "就是"))
+ZH_DEGREE = {
+    "很": 1.5, "非常": 2.0, "太": 1.5, "特别": 1.5, "十分": 1.5, "超": 1.5, "超级": 1.5, "挺": 1.2, "比较": 1.1,
+    "有点": 0.6, "有点儿": 0.6, "有些": 0.6, "稍微": 0.5, "略": 0.6, "极": 2.0, "极其": 2.0, "相当": 1.5,
+    "真": 1.3, "真的": 1.3, "最": 1.5,
+}  # fmt: skip
+BEFORE_CONTRAST = 0.5
+AFTER_CONTRAST = 1.5
+CHAR_WEIGHT = 0.5  # n-grams overlap heavily, so each counts for less than a word
+NEGATED = "NOT_"
+CHAR_PREFIX = "#"  # marks a character n-gram among the features
+
+
+def features(text: str, lang: str) -> Counter[str]:
+    """Weighted feature counts of one text in ``lang`` ("en" or "zh")."""
+    counts: Counter[str] = Counter()
+    for words, weight in weighted_clauses(text, lang):
+        _word_features(words, weight, lang, counts)
+        _char_features(words, weight, lang, counts)
+    return counts
+
+
+def weighted_clauses(text: str, lang: str) -> list[tuple[list[str], float]]:
+    """The text's clauses as word lists, each with its contrast weight.
+
+    A clause that a contrast word ends (the next clause starts with one) weighs ``BEFORE_CONTRAST``,
+    a clause that starts with one ``AFTER_CONTRAST``, any other 1.
+    """
+    contrast = ZH_CONTRAST if lang == "zh" else EN_CONTRAST
+    clauses: list[list[str]] = []
+    for piece in CLAUSE_BREAK.split(_clean(text, lang)):
+        current: list[str] = []
+        for word in _words(piece, lang):
+            if word in contrast and current:
+                clauses.append(current)
+                current = []
+            current.append(word)
+        if current:
+            clauses.append(current)
+    weighted = []
+    for i, words in enumerate(clauses):
+        if words[0] in contrast:
+            weight = AFTER_CONTRAST
+        elif i + 1 < len(clauses) and clauses[i + 1][0] in contrast:
+            weight = BEFORE_CONTRAST
+        else:
+            weight = 1.0
+        weighted.append((words, weight))
+    return weighted
+
+
+def _word_features(words: list[str], weight: float, lang: str, counts: Counter[str]) -> None:
+    negators, degree = (ZH_NEGATORS, ZH_DEGREE) if lang == "zh" else (EN_NEGATORS, EN_DEGREE)
+    negated, boost = False, 1.0
+    marked = []
+    for word in words:
+        if word in negators:
+            negated = True
+            marked.append(word)
+            counts[word] += weight
+            continue
+        if word in degree:
+            boost = degree[word]
+            marked.append(word)
+            counts[word] += weight
+            continue
+        feature = NEGATED + word if negated else word
+        marked.append(feature)
+        counts[feature] += weight * boost
+        boost = 1.0
+    for first, second in pairwise(marked):
+        counts[f"{first} {second}"] += weight
+
+
+def _char_features(words: list[str], weight: float, lang: str, counts: Counter[str]) -> None:
+    if lang == "zh":
+        for run in _CHAR_TEXT.findall("".join(words)):
+            for n in (1, 2, 3):
+                for i in range(len(run) - n + 1):
+                    counts[CHAR_PREFIX + run[i : i + n]] += weight * CHAR_WEIGHT
+        return
+    for word in words:
+        padded = f"<{word}>"
+        for n in (3, 4, 5):
+            for i in range(len(padded) - n + 1):
+                counts[CHAR_PREFIX + padded[i : i + n]] += weight * CHAR_WEIGHT
+
+
+def _clean(text: str, lang: str) -> str:
+    text = _URL.sub(" ", text)
+    if lang == "en":
+        # Handles name the company, not the feeling; "n't" is a negator of its own.
+        text = _MENTION.sub(" ", text).lower().replace("’", "'").replace("n't", " not")
+    return text
+
+
+def _words(piece: str, lang: str) -> list[str]:
+    if lang == "zh":
+        return [word for word in _jieba().lcut(piece) if word.strip()]
+    return _EN_WORD.findall(piece)
+
+
+@cache
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
