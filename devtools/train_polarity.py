@@ -22,7 +22,6 @@ import argparse
 import gzip
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse

@@ -3,7 +3,8 @@
 Each language has a model trained offline by ``devtools/train_polarity.py`` (which says where its data
 came from) and shipped as JSON in ``data/polarity_<lang>.json.gz``: per feature its idf and weights.
 A text's features (``polarity_features``: clause-scoped negation, degree and contrast, words, pairs
-and character n-grams) are weighted by TF-IDF, words and character n-grams each normalised to unit length, and given to two logistic models:
+and character n-grams) are weighted by TF-IDF, the words and the n-grams each scaled to unit length,
+and given to two logistic models:
 
 - the *polar* model's probability of positive makes the score (``2p - 1``) and the label;
 - the *subjectivity* model (English: the corpus has neutral tweets) calls a text neutral when it is

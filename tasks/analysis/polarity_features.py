@@ -10,8 +10,8 @@ Within a clause:
 - **contrast** weighs what follows it over what precedes it: in "the staff were nice but the wifi
   never worked", the clause after "but" counts three times as much as the one before.
 
-Word pairs (within the clause) and character n-grams add context the single words miss: 3–5 characters
-within English words, 1–3 characters of Chinese. The same function makes the training features
+Word pairs (within the clause) and character n-grams add context the single words miss: 3 to 5 characters
+within English words, 1 to 3 characters of Chinese. The same function makes the training features
 (``devtools/train_polarity.py``) and the features read at run time, so the two never drift apart.
 """
 
@@ -31,9 +31,10 @@ _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CHAR_TEXT = re.compile(r"[a-z]+|[\u3400-\u9fff]+")
 
 EN_NEGATORS = frozenset(
-    "not no never without hardly barely nothing nobody none neither nor cannot cant dont didnt doesnt isnt "
-    "wasnt arent werent wont wouldnt couldnt shouldnt havent hasnt aint".split()
-)
+    ("not", "no", "never", "without", "hardly", "barely", "nothing", "nobody", "none", "neither", "nor", "cannot",
+     "cant", "dont", "didnt", "doesnt", "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "couldnt",
+     "shouldnt", "havent", "hasnt", "aint")
+)  # fmt: skip
 EN_CONTRAST = frozenset(("but", "however", "though", "although", "yet"))
 EN_DEGREE = {
     "very": 1.5, "really": 1.5, "so": 1.5, "too": 1.5, "extremely": 2.0, "super": 1.5, "absolutely": 1.5,

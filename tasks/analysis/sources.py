@@ -317,7 +317,7 @@ def _parse_date(value: Any) -> datetime | None:
 
 
 def _normalise_lang(value: Any, text: str, declared: bool = False) -> str:
-    """"en" or "zh" from a language tag ("zh-CN" is "zh"), else detected from the text.
+    """ "en" or "zh" from a language tag ("zh-CN" is "zh"), else detected from the text.
 
     With ``declared`` (a JSON Lines record's own ``lang``), a tag for another language is an error: the
     scans have no model for it, and reading it as English would give wrong answers, not no answer.
