@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
+from collections import defaultdict
 from functools import cache
 from itertools import pairwise
 from typing import Any
@@ -56,9 +56,9 @@ NEGATED = "NOT_"
 CHAR_PREFIX = "#"  # marks a character n-gram among the features
 
 
-def features(text: str, lang: str) -> Counter[str]:
+def features(text: str, lang: str) -> defaultdict[str, float]:
     """Weighted feature counts of one text in ``lang`` ("en" or "zh")."""
-    counts: Counter[str] = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     for words, weight in weighted_clauses(text, lang):
         _word_features(words, weight, lang, counts)
         _char_features(words, weight, lang, counts)
@@ -94,7 +94,7 @@ def weighted_clauses(text: str, lang: str) -> list[tuple[list[str], float]]:
     return weighted
 
 
-def _word_features(words: list[str], weight: float, lang: str, counts: Counter[str]) -> None:
+def _word_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
     negators, degree = (ZH_NEGATORS, ZH_DEGREE) if lang == "zh" else (EN_NEGATORS, EN_DEGREE)
     negated, boost = False, 1.0
     marked = []
@@ -117,7 +117,7 @@ def _word_features(words: list[str], weight: float, lang: str, counts: Counter[s
         counts[f"{first} {second}"] += weight
 
 
-def _char_features(words: list[str], weight: float, lang: str, counts: Counter[str]) -> None:
+def _char_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
     if lang == "zh":
         for run in _CHAR_TEXT.findall("".join(words)):
             for n in (1, 2, 3):
