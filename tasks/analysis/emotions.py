@@ -1,12 +1,22 @@
-"""Q2 emotion scan: which emotions do the posts carry, and what are they about?
+"""Q2 emotion scan: how do the posts feel, item by item, and which emotions do they carry?
+
+Every item gets a polarity (positive, negative or neutral, with a score in -1..1) from the trained
+models in :mod:`tasks.analysis.polarity`; the scan reports each item's polarity and the shares of the
+three. Emotions come on top of that:
 
 English uses the NRC Emotion Lexicon through NRCLex. NRCLex's ``load_raw_text`` needs TextBlob
 corpora (punkt, wordnet) that are not installed offline, so words are tokenized here and given
 to ``load_token_list``, which only reads the lexicon bundled in the nrclex package. NRC words
 whose sense is wrong in product talk ("battery" is tagged anger) are listed in
-``data/nrc_neutral_en.txt`` and ignored, and a word up to two words after "not"/"never"/"...n't" is skipped.
-Chinese uses the small lexicon in ``data/emotions_zh.json`` with the same eight categories.
-NRC's "positive"/"negative" sentiment labels are left out: this scan is about emotions.
+``data/nrc_neutral_en.txt`` and ignored. Chinese uses the small lexicon in ``data/emotions_zh.json``
+with the same eight categories. NRC's "positive"/"negative" sentiment labels are left out: the
+polarity model says that.
+
+An emotion word in the negated part of a clause ("not happy", "不太满意") is not counted: negation
+reaches over the clause, as in the polarity features. An emotion word whose valence contradicts
+the item's polarity is not counted either: "joy" and "trust" in a negative item are almost always
+sarcasm or a negated hope ("great, another delay"), and "anger", "disgust", "fear" and "sadness" in
+a positive item a worry that was dispelled. "Surprise" and "anticipation" go either way and are kept.
 """
 
 from __future__ import annotations
@@ -19,34 +29,44 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from tasks.analysis.polarity import polarity
+from tasks.analysis.polarity_features import affirmed
 from tasks.analysis.sources import Item
-from tasks.analysis.text import DATA_DIR, Doc, finding, make_docs, stem, words
+from tasks.analysis.text import DATA_DIR, Doc, finding, make_docs, stem
 
 EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust")
-_NEGATORS = frozenset(("not", "no", "never", "without", "hardly"))
-_ZH_NEGATED = "(?<![不没别未])"
+POSITIVE_EMOTIONS = frozenset(("joy", "trust"))
+NEGATIVE_EMOTIONS = frozenset(("anger", "disgust", "fear", "sadness"))
+POLARITIES = ("positive", "negative", "neutral")
+_ZH_NEGATED = "(?<![不没别未])"  # a negation inside a word jieba keeps whole ("不满意")
 TOPIC_WORDS = 10
 TRIGGER_WORDS = 6
 
 
 def scan_emotions(items: list[Item], top_n: int = 10) -> dict[str, Any]:
-    """Measure the emotion mix and, per emotion, the posts and topics that carry it most.
+    """Give every item its polarity and emotions, and find the posts and topics each emotion runs through.
 
     Args:
         items: Items to scan (any mix of English and Chinese).
         top_n: Maximum number of emotions to return as findings.
 
     Returns:
-        ``{"quadrant": "q2", "items_scanned", "distribution": {emotion: share of all emotion
-        words}, "findings": [...]}``. A finding's ``keywords`` are the topics most typical of the
-        posts carrying that emotion; ``triggers`` are the emotion words that were matched.
+        ``{"quadrant": "q2", "items_scanned", "polarity": {label: share of items}, "items": [{"id",
+        "polarity", "score", "emotions"}], "distribution": {emotion: share of all emotion words},
+        "findings": [...], "note"}``. A finding's ``keywords`` are the topics most typical of the posts
+        carrying that emotion; ``triggers`` are the emotion words that were matched; ``negative`` is
+        the share of those posts whose polarity is negative. ``note`` says why there is nothing to
+        report (else None).
     """
     docs = make_docs(items)
-    hits = [emotion_words(doc.text, doc.lang) for doc in docs]
+    polarities = [polarity(doc.text, doc.lang) for doc in docs]
+    hits = [felt(emotion_words(doc.text, doc.lang), p.label) for doc, p in zip(docs, polarities, strict=True)]
+    labels = Counter(p.label for p in polarities)
     totals = Counter({emotion: sum(len(h.get(emotion, ())) for h in hits) for emotion in EMOTIONS})
     grand_total = sum(totals.values())
     distribution = {e: round(totals[e] / grand_total, 4) if grand_total else 0.0 for e in EMOTIONS}
     doc_freq = Counter(token for doc in docs for token in set(doc.tokens))
+    negative = {doc.id for doc, p in zip(docs, polarities, strict=True) if p.label == "negative"}
 
     findings = []
     for emotion in EMOTIONS:
@@ -63,37 +83,43 @@ def scan_emotions(items: list[Item], top_n: int = 10) -> dict[str, Any]:
                 [doc.id for doc, _ in carriers],
                 _topics([doc for doc, _ in carriers], doc_freq, len(docs)),
                 triggers=[word for word, _ in sorted(triggers.items(), key=_by_count)[:TRIGGER_WORDS]],
+                negative=round(sum(doc.id in negative for doc, _ in carriers) / len(carriers), 4),
             )
         )
     findings.sort(key=lambda f: (-f["score"], f["theme"]))
     return {
         "quadrant": "q2",
         "items_scanned": len(items),
+        "polarity": {label: round(labels[label] / len(docs), 4) if docs else 0.0 for label in POLARITIES},
+        "items": [
+            {"id": doc.id, "polarity": p.label, "score": p.score, "emotions": sorted(h)}
+            for doc, p, h in zip(docs, polarities, hits, strict=True)
+        ],
         "distribution": distribution,
         "findings": findings[:top_n],
+        "note": None if docs else "no items in the window",
     }
+
+
+def felt(found: dict[str, list[str]], label: str) -> dict[str, list[str]]:
+    """The emotions of an item whose valence does not contradict its polarity (see the module's note)."""
+    contradicting = {"negative": POSITIVE_EMOTIONS, "positive": NEGATIVE_EMOTIONS}.get(label, frozenset())
+    return {emotion: words for emotion, words in found.items() if emotion not in contradicting}
 
 
 def emotion_words(text: str, lang: str) -> dict[str, list[str]]:
-    """The emotion words found in a text, per emotion, in order of appearance."""
+    """The emotion words found in a text, per emotion, in order of appearance, outside negated clause parts."""
+    parts = affirmed(text, lang)
     if lang == "zh":
-        return {e: found for e, pattern in _zh_patterns().items() if (found := pattern.findall(text))}
+        joined = "，".join("".join(part) for part in parts)
+        return {e: found for e, pattern in _zh_patterns().items() if (found := pattern.findall(joined))}
     from nrclex import NRCLex
 
     lexicon = _nrc_lexicon()
-    tokens = words(text, "en")
-    matched = []
-    for i, word in enumerate(tokens):
-        lemma = _lemma(word, lexicon)
-        if lemma and not any(t in _NEGATORS or t.endswith("n't") for t in tokens[max(0, i - 2) : i]):
-            matched.append(lemma)
+    matched = [lemma for part in parts for word in part if (lemma := _lemma(word, lexicon))]
     scorer = NRCLex(lexicon_file=None)
     scorer.load_token_list(matched)
-    return {
-        e: [w for w in matched if e in scorer.affect_dict[w]]
-        for e in EMOTIONS
-        if scorer.raw_emotion_scores.get(e)
-    }
+    return {e: [w for w in matched if e in scorer.affect_dict[w]] for e in EMOTIONS if scorer.raw_emotion_scores.get(e)}
 
 
 def _lemma(word: str, lexicon: dict[str, list[str]]) -> str | None:

@@ -4,11 +4,13 @@ A text is cut into clauses at punctuation and at contrast words ("but", "however
 Within a clause:
 
 - **negation** reaches over the rest of the clause, not one character or word: after "not", "never",
-  "n't", "不", "没有"... every word is read as its negated form (``NOT_clean``), so "not clean at
-  all" and "不太干净" are not read as "clean" and "干净";
+  "n't", "不", "没有"... every word up to the clause's end or a conjunction that starts a new thought
+  ("and", "because", "而且") is read as its negated form (``NOT_clean``), so "not clean at all" and
+  "不太干净" are not read as "clean" and "干净";
 - **degree** words scale the next word ("very good" counts "good" 1.5 times, "a bit slow" half);
-- **contrast** weighs what follows it over what precedes it: in "the staff were nice but the wifi
-  never worked", the clause after "but" counts three times as much as the one before.
+- **contrast** weighs what follows it over what precedes it, within the sentence: in "the staff were
+  nice, but the wifi never worked and the bed was awful", the clauses from "but" on count three times
+  as much as the one before.
 
 Word pairs (within the clause) and character n-grams add context the single words miss: 3 to 5 characters
 within English words, 1 to 3 characters of Chinese. The same function makes the training features
@@ -24,7 +26,8 @@ from functools import cache
 from itertools import pairwise
 from typing import Any
 
-CLAUSE_BREAK = re.compile(r"[,.;!?:\n，。；！？：、…~～()（）\[\]【】]+")
+SENTENCE_BREAK = re.compile(r"[.!?\n。！？…]+")
+CLAUSE_BREAK = re.compile(r"[,;:，；：、~～()（）\[\]【】]+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@\w+")
 _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -35,6 +38,7 @@ EN_NEGATORS = frozenset(
      "cant", "dont", "didnt", "doesnt", "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "couldnt",
      "shouldnt", "havent", "hasnt", "aint")
 )  # fmt: skip
+EN_SCOPE_END = frozenset(("and", "or", "because", "so", "while", "which", "when"))
 EN_CONTRAST = frozenset(("but", "however", "though", "although", "yet"))
 EN_DEGREE = {
     "very": 1.5, "really": 1.5, "so": 1.5, "too": 1.5, "extremely": 2.0, "super": 1.5, "absolutely": 1.5,
@@ -43,6 +47,7 @@ EN_DEGREE = {
 }  # fmt: skip
 ZH_NEGATORS = frozenset(("不", "没", "没有", "无", "未", "别", "非", "并不", "不太", "不是", "不够", "不会", "不能",
                          "毫无", "从不", "不怎么", "从没", "没什么"))  # fmt: skip
+ZH_SCOPE_END = frozenset(("而且", "并且", "还", "所以", "因为", "然后"))
 ZH_CONTRAST = frozenset(("但", "但是", "不过", "可是", "然而", "却", "只是", "就是"))
 ZH_DEGREE = {
     "很": 1.5, "非常": 2.0, "太": 1.5, "特别": 1.5, "十分": 1.5, "超": 1.5, "超级": 1.5, "挺": 1.2, "比较": 1.1,
@@ -68,42 +73,66 @@ def features(text: str, lang: str) -> defaultdict[str, float]:
 def weighted_clauses(text: str, lang: str) -> list[tuple[list[str], float]]:
     """The text's clauses as word lists, each with its contrast weight.
 
-    A clause that a contrast word ends (the next clause starts with one) weighs ``BEFORE_CONTRAST``,
-    a clause that starts with one ``AFTER_CONTRAST``, any other 1.
+    Within a sentence, the clauses before a contrast word weigh ``BEFORE_CONTRAST`` and the clauses
+    from it to the end of the sentence ``AFTER_CONTRAST``; a sentence without one weighs 1 throughout.
     """
     contrast = ZH_CONTRAST if lang == "zh" else EN_CONTRAST
-    clauses: list[list[str]] = []
-    for piece in CLAUSE_BREAK.split(_clean(text, lang)):
-        current: list[str] = []
-        for word in _words(piece, lang):
-            if word in contrast and current:
+    weighted: list[tuple[list[str], float]] = []
+    for sentence in SENTENCE_BREAK.split(_clean(text, lang)):
+        clauses: list[list[str]] = []
+        turn = None  # index of the clause that starts with the sentence's first contrast word
+        for piece in CLAUSE_BREAK.split(sentence):
+            current: list[str] = []
+            for word in _words(piece, lang):
+                if word in contrast:
+                    if current:
+                        clauses.append(current)
+                        current = []
+                    turn = len(clauses) if turn is None else turn
+                current.append(word)
+            if current:
                 clauses.append(current)
-                current = []
-            current.append(word)
-        if current:
-            clauses.append(current)
-    weighted = []
-    for i, words in enumerate(clauses):
-        if words[0] in contrast:
-            weight = AFTER_CONTRAST
-        elif i + 1 < len(clauses) and clauses[i + 1][0] in contrast:
-            weight = BEFORE_CONTRAST
-        else:
-            weight = 1.0
-        weighted.append((words, weight))
+        for i, words in enumerate(clauses):
+            weight = 1.0 if turn is None else BEFORE_CONTRAST if i < turn else AFTER_CONTRAST
+            weighted.append((words, weight))
     return weighted
 
 
-def _word_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
-    negators, degree = (ZH_NEGATORS, ZH_DEGREE) if lang == "zh" else (EN_NEGATORS, EN_DEGREE)
-    negated, boost = False, 1.0
-    marked = []
+def affirmed(text: str, lang: str) -> list[list[str]]:
+    """The runs of words outside every negation's scope: the parts of the text that are not negated."""
+    runs: list[list[str]] = []
+    for words, _ in weighted_clauses(text, lang):
+        run: list[str] = []
+        for word, negated in zip(words, negation_scope(words, lang), strict=True):
+            if negated:
+                if run:
+                    runs.append(run)
+                run = []
+            else:
+                run.append(word)
+        if run:
+            runs.append(run)
+    return runs
+
+
+def negation_scope(words: list[str], lang: str) -> list[bool]:
+    """Per word of a clause, whether a negator before it reaches it (a negator itself is not negated)."""
+    negators = ZH_NEGATORS if lang == "zh" else EN_NEGATORS
+    scope_end = ZH_SCOPE_END if lang == "zh" else EN_SCOPE_END
+    flags, negated = [], False
     for word in words:
-        if word in negators:
-            negated = True
-            marked.append(word)
-            counts[word] += weight
-            continue
+        if word in scope_end:
+            negated = False
+        flags.append(negated and word not in negators)
+        negated = negated or word in negators
+    return flags
+
+
+def _word_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
+    degree = ZH_DEGREE if lang == "zh" else EN_DEGREE
+    boost = 1.0
+    marked = []
+    for word, negated in zip(words, negation_scope(words, lang), strict=True):
         if word in degree:
             boost = degree[word]
             marked.append(word)
