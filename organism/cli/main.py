@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from organism.cli import workflows as workflow_commands
+from organism.cli.analyze import analyze
 from organism.cli.context import (
     app_or_exit,
     ensure_store,
@@ -188,3 +189,4 @@ main.add_command(metrics)
 main.add_command(flower)
 main.add_command(health)
 main.add_command(ledger)
+main.add_command(analyze)
