@@ -21,6 +21,7 @@ from pydantic import Field
 from organism.skill import skill
 from tasks import scan_models
 from tasks.analysis.sources import Loaded, Window, load_window
+from tasks.analysis.polarity import load_models
 from tasks.analysis.text import warm_up
 
 
@@ -29,6 +30,7 @@ def _warm_up(sender: Any = None, **_: Any) -> None:
     """Load the language models in a perception worker's parent, so every pool child starts with them."""
     if sender is not None and "perception" in sender.app.amqp.queues.consume_from:
         warm_up()
+        load_models()
 
 
 def _scan(scan: Callable[..., dict[str, Any]], sources: list[str], window: Window, top_n: int) -> dict[str, Any]:
@@ -68,5 +70,5 @@ def trend_scanner(
 
 @skill(organ="perception", quadrant="q4", effect="read-only", optional=["model"])
 def scene_scanner(sources: list[str], window: Window, top_n: int = 8) -> dict[str, Any]:
-    """Cluster the posts into the scenes in which people use the products."""
+    """Find the situations in which people use the products: when, where, doing what, on which device."""
     return _scan(scan_models.scan_scenes, sources, window, top_n)
