@@ -1,19 +1,15 @@
 """Shared text helpers for the quadrant scanners.
 
 Language detection, tokenization (jieba for Chinese, a regex for English), YAKE keywords that
-also work for Chinese, sentiment (VADER for English, SnowNLP for Chinese) and the small
-structures the scanners share. Everything runs offline on data shipped with the installed
+also work for Chinese, and the small structures the scanners share (polarity has a module of its
+own: ``polarity``). Everything runs offline on data shipped with the installed
 packages or in ``data/``; heavy libraries are imported on first use so a scanner only pays for
 what it needs.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import logging
-import marshal
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +30,6 @@ _ZH_SENTENCE_END = frozenset("。！？!?；;…\n")
 # Alias alphabet for Chinese tokens fed to YAKE: letters only (YAKE tags digits as noise) and no
 # "s" (YAKE strips a trailing "s" as an English plural).
 _ALIAS_LETTERS = "abcdefghijklmnopqrtuvwxyz"
-FULL_SNOWNLP = False  # see _snownlp_positive
 
 
 @dataclass(frozen=True)
@@ -199,69 +194,6 @@ def _alias_name(n: int) -> str:
             return "zq" + digits
 
 
-def sentiment(text: str, lang: str) -> float:
-    """Sentiment in -1..1: VADER's compound score for English, SnowNLP rescaled for Chinese."""
-    return _sentiment(text, lang)
-
-
-@lru_cache(maxsize=16384)
-def _sentiment(text: str, lang: str) -> float:
-    if lang == "zh":
-        return round(2.0 * _snownlp_positive(text) - 1.0, 4)
-    return round(float(_vader().polarity_scores(text)["compound"]), 4)
-
-
-def _snownlp_positive(text: str) -> float:
-    """P(positive) from SnowNLP's Naive Bayes sentiment model (trained on product reviews).
-
-    ``import snownlp`` also loads its 13 MB word-segmentation model, which takes 2 s on an idle
-    machine and over 10 s on a busy two-core one, longer than all other scans together. So the
-    sentiment model's own weights and stopword list are read from the installed snownlp package
-    and applied with the same arithmetic as ``snownlp.classification.bayes.Bayes.classify`` to
-    jieba's words; given the same words the result is identical. Segmentation differs from
-    SnowNLP's, so scores differ somewhat (same polarity for 90% of the Chinese sample posts). Set
-    ``FULL_SNOWNLP`` to use SnowNLP end to end; it is also used if the model files are not found.
-    """
-    model = None if FULL_SNOWNLP else _snownlp_model()
-    if model is None:
-        from snownlp import SnowNLP
-
-        return float(SnowNLP(text).sentiments)
-    classes, total, stop = model
-    words = [w for w in _jieba().lcut(text) if w.strip() and w not in stop]
-    log_odds = {
-        name: math.log(count / total) + sum(math.log(freq.get(w, unseen) / count) for w in words)
-        for name, (count, unseen, freq) in classes.items()
-    }
-    margin = log_odds["pos"] - log_odds["neg"]
-    return 1.0 / (1.0 + math.exp(-margin)) if margin >= 0 else math.exp(margin) / (1.0 + math.exp(margin))
-
-
-@lru_cache(maxsize=1)
-def _snownlp_model() -> tuple[dict[str, tuple[float, float, dict[str, float]]], float, frozenset[str]] | None:
-    """SnowNLP's sentiment weights and stopwords, read without importing snownlp; None if absent."""
-    spec = importlib.util.find_spec("snownlp")  # locates the package without running its __init__
-    if spec is None or spec.origin is None:
-        return None
-    base = Path(spec.origin).parent
-    try:
-        with gzip.open(base / "sentiment" / "sentiment.marshal.3", "rb") as fh:
-            data = marshal.loads(fh.read())
-        stop = frozenset((base / "normal" / "stopwords.txt").read_text(encoding="utf-8").split())
-        classes = {name: (float(c["total"]), float(c["none"]), dict(c["d"])) for name, c in data["d"].items()}
-        total = float(data["total"])
-    except (OSError, EOFError, ValueError, KeyError, TypeError):
-        return None
-    return (classes, total, stop) if set(classes) == {"neg", "pos"} else None
-
-
-@lru_cache(maxsize=1)
-def _vader() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
 @lru_cache(maxsize=1)
 def _jieba() -> Any:
     import jieba
@@ -271,13 +203,11 @@ def _jieba() -> Any:
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary and the sentiment models now rather than inside the first scan.
+    """Load jieba's dictionary now rather than inside the first scan.
 
     Worth calling once per worker process; jieba's dictionary alone takes most of a second.
     """
     _jieba().initialize()
-    _vader()
-    sentiment("预热", "zh")
 
 
 def finding(
