@@ -1,156 +1,175 @@
-"""Q1 pain-point scan: what do users complain about, and how badly?
+"""Q1 pain-point scan: what is wrong, and with what, in the posts that complain?
 
-A post counts as a pain point when it uses friction language ("can't", "broken", "slow",
-"崩溃", "太慢", "卡住"...) and its sentiment is not clearly positive, or when its sentiment is
-strongly negative on its own. Key phrases are extracted per language from the sentences that
-carry the friction, not from whole posts, so that the context people mention in passing
-("on my night shift") does not become a pain theme. Phrases are then merged into themes by the
-posts they share, so "battery drain" and "firmware update" end up as one theme when the same
-people say both.
+Each item's polarity comes from :func:`tasks.analysis.polarity.polarity`; the items labelled
+negative are the pain items. Every item is read for candidate complaints, an aspect and what is
+said of it in the same clause ("wifi not working", "房间不干净"; see :mod:`tasks.analysis.complaints`).
+A complaint becomes a theme when negative items make it markedly more often than the other items
+of their language: by its "Fightin' Words" log-odds z-score (:mod:`tasks.analysis.log_odds`), or
+by that of its problem word said of anything ("脏" makes "地毯脏" count) while the complaint itself
+leans negative. So words merely frequent in the domain ("hotel", "room", "酒店") are never themes,
+and neither is praise ("staff friendly"), which is commoner outside the negative items.
+
+A generic verdict ("terrible", "差") names what is wrong only through its aspect, so it is a theme
+only of an aspect that the other items seldom name: "sync problems" and "态度差" can be, "酒店差"
+and "flight terrible" cannot, as hotel and flight are what the happy posts talk about too. An aspect
+loses the leading words that the other items name as often ("酒店网络连不上" is "网络连不上", "hotel
+wifi not working" is "wifi not working"), so wordings of one complaint make one theme. Evidence is
+the negative items that make the complaint, most negative first.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
+from tasks.analysis.complaints import GENERIC, Complaint, read
+from tasks.analysis.log_odds import log_odds_z
+from tasks.analysis.polarity import polarity
 from tasks.analysis.sources import Item
-from tasks.analysis.text import (
-    Doc,
-    Keyword,
-    extract_keywords,
-    finding,
-    make_docs,
-    sentiment,
-    tokenize,
-)
+from tasks.analysis.text import finding, item_text
 
-_EN_CUES = re.compile(
-    r"\b(?:can't|cannot|won't|couldn't|wouldn't|no signal|no connection|lost signal|unusable|doesn't work|"
-    r"don't work|not working|broken|broke|slow\w*|expensive|crash\w*|freez\w*|froze|drain\w*|dead|died|"
-    r"late(?![- ](?:night|shift))|delay\w*|stuck|stall\w*|fail\w*|error|bug\w*|useless|"
-    r"annoy\w*|frustrat\w*|ridiculous|missing|wrong|cold|lost|disconnect\w*|lag\w*|spins?|queue|wait\w*|"
-    r"too many|false|conflict\w*|overwrote|double|twice|hike|increase|out of order|no way|worse|terrible|"
-    r"awful|hate|problem\w*|issue\w*|tanking|soggy|hassle)\b"
-)
-_ZH_CUES = re.compile(
-    r"崩溃|太慢|很慢|变慢|慢半拍|卡住|卡顿|卡在|卡得|闪退|耗电|没电|掉电|电量低|坏了|故障|报错|失败|延迟|迟到|"
-    r"送晚|晚了|太贵|涨价|凉了|是凉的|少送|送错|打不开|用不了|没用|误报|断开|排队|插队|扣了两次|转圈|太差|"
-    r"太坑|很烦|失望|解决不了|绑不上|启动不了|不准|离谱|等了|没信号|信号一断|难受"
-)
-_SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s*")
-MIN_MENTIONS = 2
-CANDIDATES_PER_LANG = 40
+Z_MIN = 1.645  # over-represented in the negative items at the 5 % level, one-sided
+PRIOR_ITEMS = 10.0  # weight of the log-odds prior, in items
+MIN_MENTIONS = 3
+COMMON_SHARE = 0.05  # an aspect named by this share of the items that do not complain is what all are about
+MAX_VARIANTS = 4  # other wordings of a theme listed among its keywords
+
+
+@dataclass
+class _Language:
+    """One language's items: how many negative and other items make each complaint or name each aspect."""
+
+    items: int = 0
+    negative_items: int = 0
+    rest_aspects: Counter[str] = field(default_factory=Counter)
+    negative: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rest: Counter[tuple[str, str]] = field(default_factory=Counter)
+    negative_problems: Counter[str] = field(default_factory=Counter)
+    rest_problems: Counter[str] = field(default_factory=Counter)
+
+    def name(self, aspects: frozenset[str], negative: bool) -> None:
+        """Count an item and the aspect words it uses."""
+        self.items += 1
+        if negative:
+            self.negative_items += 1
+        else:
+            self.rest_aspects.update(aspects)
+
+    def add(self, keys: set[tuple[str, str]], negative: bool) -> None:
+        """Count the complaints an item makes."""
+        (self.negative if negative else self.rest).update(keys)
+        (self.negative_problems if negative else self.rest_problems).update({problem for _, problem in keys})
+
+    def over_represented(self) -> dict[tuple[str, str], float]:
+        """The complaints of at least :data:`MIN_MENTIONS` negative items that set them apart, with their z."""
+        sizes = self.negative_items, self.items - self.negative_items
+        z_pair = log_odds_z(self.negative, self.rest, *sizes, PRIOR_ITEMS)
+        z_problem = log_odds_z(self.negative_problems, self.rest_problems, *sizes, PRIOR_ITEMS)
+        return {
+            (aspect, problem): z_pair[aspect, problem]
+            for (aspect, problem), mentions in self.negative.items()
+            if mentions >= MIN_MENTIONS
+            and (z_pair[aspect, problem] >= Z_MIN or (z_pair[aspect, problem] > 0 and z_problem[problem] >= Z_MIN))
+        }
+
+    def common(self, aspect: str) -> bool:
+        """Whether each word of the aspect is named by :data:`COMMON_SHARE` or more of the items not negative."""
+        rest = self.items - self.negative_items
+        return rest > 0 and all(self.rest_aspects[word] >= COMMON_SHARE * rest for word in aspect.split())
+
+    def core(self, aspect: str) -> str:
+        """The aspect without the common words it starts with: "酒店 网络" is "网络", "hotel wifi" is "wifi"."""
+        words = aspect.split()
+        while len(words) > 1 and self.common(words[0]):
+            words = words[1:]
+        return " ".join(words)
+
+
+@dataclass
+class _Theme:
+    """The negative items that make a complaint, how they word it, and its z-score."""
+
+    lang: str
+    aspect: str
+    problem: str
+    z: float
+    items: dict[str, float] = field(default_factory=dict)  # item id -> polarity score
+    phrases: Counter[str] = field(default_factory=Counter)
+    aspects: Counter[str] = field(default_factory=Counter)
+    problems: Counter[str] = field(default_factory=Counter)
+
+    def add(self, item_id: str, score: float, said: Complaint) -> None:
+        self.items[item_id] = score
+        self.phrases[said.phrase(self.lang)] += 1
+        self.aspects[said.aspect_text] += 1
+        self.problems[said.problem_text] += 1
+
+    def wording(self, counts: Counter[str]) -> list[str]:
+        """The wordings in ``counts``, the most used first, then the shorter, then alphabetical."""
+        return sorted(counts, key=lambda w: (-counts[w], len(w), w))
+
+    def finding(self, pain_items: int) -> dict[str, Any]:
+        """The theme as a finding, scored by its share of the negativity of its language's ``pain_items``."""
+        ranked = sorted(self.items, key=lambda i: (self.items[i], i))
+        phrases, aspect, problem = (
+            self.wording(c)[: 1 + MAX_VARIANTS] for c in (self.phrases, self.aspects, self.problems)
+        )
+        negativity = sum(max(0.0, -score) for score in self.items.values())
+        keywords = list(dict.fromkeys([*phrases, aspect[0], problem[0]]))
+        share = negativity / max(pain_items, 1)
+        return finding(
+            phrases[0], share, len(ranked), ranked, keywords, aspect=aspect[0], complaint=problem[0], z=self.z
+        )
 
 
 def scan_pain_points(items: list[Item], top_n: int = 10) -> dict[str, Any]:
-    """Find complaint themes, scored by how many pain posts mention them and how negative they are.
+    """Find the complaints that set the negative items apart, with the negative items that make them.
 
     Args:
         items: Items to scan (any mix of English and Chinese).
         top_n: Maximum number of themes to return.
 
     Returns:
-        ``{"quadrant": "q1", "items_scanned", "pain_items", "findings": [...]}``; each finding's
-        score is the summed pain intensity (0..1 per post) of the posts in the theme.
+        ``{"quadrant": "q1", "items_scanned", "pain_items", "findings": [...]}`` where ``pain_items``
+        counts the negative items. Each finding names an aspect and what is wrong with it (``theme``,
+        with ``aspect`` and ``complaint``); its ``score`` is its share of the complaining in its language:
+        the summed negativity (0..1 each) of the negative items that make the complaint over the number
+        of negative items in that language, so English and Chinese themes rank alike however many
+        posts each language has. ``z`` is its log-odds z-score, ``mentions`` the number of negative items
+        that make it, ``examples`` cites them, most negative first, and ``keywords`` holds its wordings,
+        then its aspect and complaint words.
     """
-    docs = make_docs(items)
-    intensity = {doc.id: value for doc in docs if (value := pain_intensity(doc.text, doc.lang)) > 0}
-    pain_docs = [_friction_part(doc) for doc in docs if doc.id in intensity]
-    candidates: list[tuple[Keyword, list[Doc]]] = []
-    for lang in ("en", "zh"):
-        lang_docs = [doc for doc in pain_docs if doc.lang == lang]
-        for keyword in extract_keywords([doc.text for doc in lang_docs], lang, top=CANDIDATES_PER_LANG):
-            matched = [doc for doc in lang_docs if doc.has(keyword)]
-            if len(matched) >= MIN_MENTIONS:
-                candidates.append((keyword, matched))
-    candidates.sort(key=lambda c: (-sum(intensity[d.id] for d in c[1]), c[0].weight, c[0].text))
-    findings = []
-    for group in group_by_overlap(candidates):
-        members = {doc.id: doc for _, matched in group for doc in matched}
-        ranked = sorted(members, key=lambda i: (-intensity[i], i))
-        findings.append(
-            finding(
-                label_group(group)[0].text,
-                sum(intensity[i] for i in members),
-                len(members),
-                ranked,
-                [keyword.text for keyword, _ in group],
-            )
-        )
+    read_items = []
+    languages: dict[str, _Language] = defaultdict(_Language)
+    for item in items:
+        text = item_text(item)
+        judged, reading = polarity(text, item.lang), read(text, item.lang)
+        read_items.append((item, judged, reading))
+        languages[item.lang].name(reading.aspects, judged.label == "negative")
+    for item, judged, reading in read_items:
+        keys = {(languages[item.lang].core(c.aspect), c.problem) for c in reading.complaints}
+        languages[item.lang].add(keys, judged.label == "negative")
+    themes = {
+        (lang, aspect, problem): _Theme(lang, aspect, problem, z)
+        for lang in sorted(languages)
+        for (aspect, problem), z in languages[lang].over_represented().items()
+    }
+    pain = [(item, judged.score, reading) for item, judged, reading in read_items if judged.label == "negative"]
+    for item, score, reading in pain:
+        language = languages[item.lang]
+        for complaint in reading.complaints:
+            if (theme := themes.get((item.lang, language.core(complaint.aspect), complaint.problem))) is not None:
+                theme.add(item.id, score, complaint)
+    findings = [
+        theme.finding(languages[theme.lang].negative_items)
+        for theme in themes.values()
+        if theme.problem != GENERIC or not languages[theme.lang].common(theme.aspect)
+    ]
     findings.sort(key=lambda f: (-f["score"], f["theme"]))
     return {
         "quadrant": "q1",
         "items_scanned": len(items),
-        "pain_items": len(pain_docs),
+        "pain_items": len(pain),
         "findings": findings[:top_n],
     }
-
-
-def _friction_part(doc: Doc) -> Doc:
-    """The doc restricted to its sentences with friction cues (all of it when none has a cue)."""
-    cues = _ZH_CUES if doc.lang == "zh" else _EN_CUES
-    sentences = [part for part in _SENTENCE.split(doc.text) if cues.search(part.lower())]
-    if not sentences:
-        return doc
-    text = ("" if doc.lang == "zh" else " ").join(sentences)
-    return Doc(doc.id, doc.lang, text, tokenize(text, doc.lang), doc.published)
-
-
-def pain_intensity(text: str, lang: str) -> float:
-    """How strongly a text expresses friction, 0 (none) to 1.
-
-    Cue words carry most of the signal because sentiment models miss flat complaints such as
-    "battery lasts six days now"; sentiment separates "slow" in a rant from "slow" in praise.
-    """
-    cues = len((_ZH_CUES if lang == "zh" else _EN_CUES).findall(text.lower()))
-    polarity = sentiment(text, lang)
-    if not ((cues and polarity < 0.35) or polarity <= -0.5):
-        return 0.0
-    return round(0.4 + 0.3 * min(cues, 3) / 3 + 0.3 * max(0.0, -polarity), 4)
-
-
-def group_by_overlap(
-    candidates: Sequence[tuple[Keyword, Sequence[Doc]]], threshold: float = 0.6
-) -> list[list[tuple[Keyword, Sequence[Doc]]]]:
-    """Greedily merge keywords that are mostly said by the same posts, keeping the given order.
-
-    A keyword joins the first group whose leading keyword's posts overlap its own: the overlap
-    coefficient must reach ``threshold`` and the Jaccard index half of it, so a rare phrase is not
-    swallowed by a broad one. Comparing with the leader only keeps groups from snowballing.
-    """
-    groups: list[list[tuple[Keyword, Sequence[Doc]]]] = []
-    group_ids: list[set[str]] = []
-    for keyword, matched in candidates:
-        ids = {doc.id for doc in matched}
-        for group, members in zip(groups, group_ids, strict=True):
-            shared = len(ids & members)
-            overlap, jaccard = shared / min(len(ids), len(members)), shared / len(ids | members)
-            if overlap >= threshold and jaccard >= threshold / 2:
-                group.append((keyword, matched))
-                break
-        else:
-            groups.append([(keyword, matched)])
-            group_ids.append(set(ids))
-    return groups
-
-
-def label_group(
-    group: Sequence[tuple[Keyword, Sequence[Doc]]],
-    strength: Callable[[tuple[Keyword, Sequence[Doc]]], float] = lambda c: float(len(c[1])),
-) -> tuple[Keyword, Sequence[Doc]]:
-    """Pick the keyword that names a group: the strongest, or a two-word phrase half as strong.
-
-    Strength defaults to the number of posts. "battery drain" says more than "battery", so a
-    phrase is preferred unless it is much weaker.
-    """
-
-    def rank(c: tuple[Keyword, Sequence[Doc]]) -> tuple[float, float, str]:
-        return strength(c), -c[0].weight, c[0].text
-
-    best = max(group, key=rank)
-    phrases = [c for c in group if len(c[0].tokens) > 1]
-    if phrases and 2 * strength(max(phrases, key=rank)) >= strength(best):
-        best = max(phrases, key=rank)
-    return best
