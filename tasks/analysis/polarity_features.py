@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from functools import cache
+from collections.abc import Sequence
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -70,14 +71,20 @@ def features(text: str, lang: str) -> defaultdict[str, float]:
     return counts
 
 
-def weighted_clauses(text: str, lang: str) -> list[tuple[list[str], float]]:
+Clause = tuple[tuple[str, ...], float]  # a clause's words and its contrast weight
+
+
+@lru_cache(maxsize=256)
+def weighted_clauses(text: str, lang: str) -> tuple[Clause, ...]:
     """The text's clauses as word lists, each with its contrast weight.
+
+    Cached for a few texts: a scan that reads both a text's polarity and its emotions cuts it once.
 
     Within a sentence, the clauses before a contrast word weigh ``BEFORE_CONTRAST`` and the clauses
     from it to the end of the sentence ``AFTER_CONTRAST``; a sentence without one weighs 1 throughout.
     """
     contrast = ZH_CONTRAST if lang == "zh" else EN_CONTRAST
-    weighted: list[tuple[list[str], float]] = []
+    weighted: list[Clause] = []
     for sentence in SENTENCE_BREAK.split(_clean(text, lang)):
         clauses: list[list[str]] = []
         turn = None  # index of the clause that starts with the sentence's first contrast word
@@ -94,8 +101,8 @@ def weighted_clauses(text: str, lang: str) -> list[tuple[list[str], float]]:
                 clauses.append(current)
         for i, words in enumerate(clauses):
             weight = 1.0 if turn is None else BEFORE_CONTRAST if i < turn else AFTER_CONTRAST
-            weighted.append((words, weight))
-    return weighted
+            weighted.append((tuple(words), weight))
+    return tuple(weighted)
 
 
 def affirmed(text: str, lang: str) -> list[list[str]]:
@@ -115,7 +122,7 @@ def affirmed(text: str, lang: str) -> list[list[str]]:
     return runs
 
 
-def negation_scope(words: list[str], lang: str) -> list[bool]:
+def negation_scope(words: Sequence[str], lang: str) -> list[bool]:
     """Per word of a clause, whether a negator before it reaches it (a negator itself is not negated)."""
     negators = ZH_NEGATORS if lang == "zh" else EN_NEGATORS
     scope_end = ZH_SCOPE_END if lang == "zh" else EN_SCOPE_END
@@ -128,7 +135,7 @@ def negation_scope(words: list[str], lang: str) -> list[bool]:
     return flags
 
 
-def _word_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
+def _word_features(words: tuple[str, ...], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
     degree = ZH_DEGREE if lang == "zh" else EN_DEGREE
     boost = 1.0
     marked = []
@@ -146,7 +153,7 @@ def _word_features(words: list[str], weight: float, lang: str, counts: defaultdi
         counts[f"{first} {second}"] += weight
 
 
-def _char_features(words: list[str], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
+def _char_features(words: tuple[str, ...], weight: float, lang: str, counts: defaultdict[str, float]) -> None:
     if lang == "zh":
         for run in _CHAR_TEXT.findall("".join(words)):
             for n in (1, 2, 3):

@@ -117,6 +117,6 @@ def test_a_missing_model_file_is_one_line_naming_it(tmp_path: Path, monkeypatch:
         monkeypatch.undo()
         polarity_module.forget_models()
     message = str(caught.value)
-    assert "\n" not in message and str(tmp_path / "polarity_en.json.gz") in message and "train_polarity" in message
+    assert "\n" not in message and str(tmp_path / "polarity_en.npz") in message and "train_polarity" in message
     with pytest.raises(PolarityUnavailable, match="no model for language 'fr'"):
         polarity("bonjour", "fr")
