@@ -29,12 +29,16 @@ quarter of the posts, a phrase in 6 posts cannot reach p < 0.0002 however they f
 it would only make the correction stricter for the others. Which can is a matter of n and p alone,
 not of how the posts fell (R. E. Tarone, "A modified Bonferroni method for discrete data",
 Biometrics 46, 1990).
+
+:func:`scan_themes` applies the same test to themes named elsewhere (the model path names them with the
+keywords that find their posts): a theme is tested once per language, against the posts of that language
+that have one of its keywords, in place of the phrases chosen here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, pairwise
 from typing import Any
@@ -43,8 +47,8 @@ import numpy as np
 from scipy.stats import binom, binomtest
 
 from tasks.analysis.grouping import group_by_overlap
-from tasks.analysis.sources import Item
-from tasks.analysis.text import Doc, Keyword, finding, make_docs
+from tasks.analysis.sources import LANGUAGES, Item
+from tasks.analysis.text import Doc, Keyword, detect_lang, finding, make_docs, tokenize
 
 ALPHA = 0.05
 MIN_POSTS = 5
@@ -60,9 +64,10 @@ Gram = tuple[str, ...]
 
 @dataclass(frozen=True)
 class _Candidate:
-    """A candidate phrase: its posts in each span, its growth and, once tested, its p-values."""
+    """A candidate theme: its posts in each span, its growth and, once tested, its p-values."""
 
-    keyword: Keyword  # its weight is unused: candidates are not ranked by YAKE
+    name: str
+    keywords: tuple[Keyword, ...]  # a post mentions the theme if it has one; their weight is unused
     lang: str
     current: int
     baseline: int
@@ -70,7 +75,7 @@ class _Candidate:
     growth: float
     p: float = 1.0  # exact; for a phrase that cannot be significant, a lower bound above ALPHA
     adjusted_p: float = 1.0
-    docs: tuple[Doc, ...] = ()  # the posts that mention it, the window's first; looked up once significant
+    docs: tuple[Doc, ...] = ()  # the posts that mention it, the window's first; a phrase's looked up once significant
 
     @property
     def direction(self) -> str:
@@ -99,45 +104,110 @@ def scan_trends(current: list[Item], baseline: list[Item], top_n: int = 10) -> d
         its ``current`` and ``baseline`` post counts, its ``p`` and ``adjusted_p``, and its
         ``direction`` ("rising", "new" or "fading").
     """
-    result: dict[str, Any] = {
+    result = _result(current, baseline)
+    if result["note"]:
+        return result
+    now, before = make_docs(current), make_docs(baseline)
+    tested = _test(_testable([c for lang in LANGUAGES for c in _candidates(*_spans(lang, now, before))]))
+    significant = [
+        replace(t, docs=_mentioning((d for d in (*now, *before) if d.lang == t.lang), t.keywords))
+        for t in _significant(tested)
+    ]
+    rising = _themes([t for t in significant if t.growth > 1])
+    fading = _themes([t for t in significant if t.growth < 1])
+    return _report(result, len(tested), rising, fading, top_n)
+
+
+def scan_themes(
+    current: list[Item], baseline: list[Item], themes: Mapping[str, Sequence[str]], top_n: int = 10
+) -> dict[str, Any]:
+    """:func:`scan_trends`'s test applied to named themes instead of the phrases it chooses.
+
+    Args:
+        current: The dated items of the window being scanned.
+        baseline: The dated items of the windows before it.
+        themes: Each theme's name and the words or phrases, in any language, that find the posts about it
+            (matched on tokens, as the scans match their phrases).
+        top_n: Maximum number of rising (and of fading) themes to return.
+
+    Returns:
+        :func:`scan_trends`'s result, each finding a theme in one language, its ``keywords`` those that found
+        its posts there (a theme that changed in both languages is two findings), plus ``unsupported``: the
+        themes whose change in no language is significant, each with its ``keywords``, its ``current`` and
+        ``baseline`` post counts in all languages, and the smallest ``adjusted_p`` of its tests (None when it
+        is in too few posts to be tested).
+    """
+    keywords = {name: _keywords(words) for name, words in themes.items()}
+    result = _result(current, baseline)
+    now, before = make_docs(current), make_docs(baseline)
+    tested = (
+        []
+        if result["note"]
+        else _test(_testable([c for lang in LANGUAGES for c in _named(keywords, *_spans(lang, now, before))]))
+    )
+    significant = [(t, _finding(t, [k.text for k in t.keywords])) for t in _significant(tested)]
+    if not result["note"]:
+        rising, fading = [f for t, f in significant if t.growth > 1], [f for t, f in significant if t.growth < 1]
+        result = _report(result, len(tested), rising, fading, top_n)
+    supported = {t.name for t, _ in significant}
+    result["unsupported"] = [
+        {
+            "theme": name,
+            "keywords": list(themes[name]),
+            "current": len(_mentioning(now, words)),
+            "baseline": len(_mentioning(before, words)),
+            "adjusted_p": min((_rounded(t.adjusted_p) for t in tested if t.name == name), default=None),
+        }
+        for name, words in keywords.items()
+        if name not in supported
+    ]
+    return result
+
+
+def _result(current: list[Item], baseline: list[Item]) -> dict[str, Any]:
+    """A result with nothing found yet; its ``note`` says why nothing can be, if a span is empty."""
+    note = (
+        "no items before the window to compare with, so no theme can be said to rise"
+        if not baseline
+        else "no items in the window"
+        if not current
+        else None
+    )
+    return {
         "quadrant": "q3",
         "items_scanned": len(current),
         "baseline": len(baseline),
-        "note": None,
+        "note": note,
         "test": TEST,
         "tested": 0,
         "findings": [],
         "fading": [],
     }
-    if not baseline:
-        result["note"] = "no items before the window to compare with, so no theme can be said to rise"
-        return result
-    if not current:
-        result["note"] = "no items in the window"
-        return result
-    now, before = make_docs(current), make_docs(baseline)
-    candidates = [
-        c
-        for lang in ("en", "zh")
-        for c in _candidates(lang, [d for d in now if d.lang == lang], [d for d in before if d.lang == lang])
-    ]
-    tested = _test(_testable(candidates))
-    significant = [
-        replace(t, docs=tuple(d for d in (*now, *before) if d.lang == t.lang and d.has(t.keyword)))
-        for t in sorted((t for t in tested if t.adjusted_p < ALPHA), key=lambda t: (t.adjusted_p, t.p, t.keyword.text))
-    ]
-    rising = _themes([t for t in significant if t.growth > 1])
-    fading = _themes([t for t in significant if t.growth < 1])
-    result["tested"] = len(tested)
-    result["findings"] = sorted(rising, key=lambda f: (f["adjusted_p"], -f["score"], f["theme"]))[:top_n]
-    result["fading"] = sorted(fading, key=lambda f: (f["adjusted_p"], f["score"], f["theme"]))[:top_n]
+
+
+def _report(
+    result: dict[str, Any], tested: int, rising: list[dict[str, Any]], fading: list[dict[str, Any]], top_n: int
+) -> dict[str, Any]:
+    """The result with the themes found, the most significant first (then the largest change), and its note."""
+    note = None
     if not rising:
-        result["note"] = (
-            f"no theme's share of posts rose significantly ({len(tested)} tested)"
+        note = (
+            f"no theme's share of posts rose significantly ({tested} tested)"
             if tested
             else "no word or phrase is in enough posts to be tested"
         )
-    return result
+    return {
+        **result,
+        "note": note,
+        "tested": tested,
+        "findings": sorted(rising, key=lambda f: (f["adjusted_p"], -f["score"], f["theme"]))[:top_n],
+        "fading": sorted(fading, key=lambda f: (f["adjusted_p"], f["score"], f["theme"]))[:top_n],
+    }
+
+
+def _spans(lang: str, now: Sequence[Doc], before: Sequence[Doc]) -> tuple[str, list[Doc], list[Doc]]:
+    """One language's documents of the window and of the baseline."""
+    return lang, [d for d in now if d.lang == lang], [d for d in before if d.lang == lang]
 
 
 def _candidates(lang: str, now: Sequence[Doc], before: Sequence[Doc]) -> list[_Candidate]:
@@ -148,18 +218,73 @@ def _candidates(lang: str, now: Sequence[Doc], before: Sequence[Doc]) -> list[_C
     now_counts = Counter(chain.from_iterable(grams[: len(now)]))
     counts = now_counts + Counter(chain.from_iterable(grams[len(now) :]))
     chosen = sorted((g for g, n in counts.items() if n >= MIN_POSTS), key=lambda g: (-counts[g], g))
-    share = len(now) / (len(now) + len(before))
     return [
-        _Candidate(
-            keyword=Keyword(_display(gram), gram, 0.0),
-            lang=lang,
-            current=now_counts[gram],
-            baseline=counts[gram] - now_counts[gram],
-            share=share,
-            growth=(now_counts[gram] / len(now)) / (max(counts[gram] - now_counts[gram], 1) / len(before)),
+        _candidate(
+            _display(gram),
+            (Keyword(_display(gram), gram, 0.0),),
+            lang,
+            (now_counts[gram], counts[gram] - now_counts[gram]),
+            (len(now), len(before)),
         )
         for gram in chosen[:CANDIDATES_PER_LANG]
     ]
+
+
+def _named(
+    themes: Mapping[str, Sequence[Keyword]], lang: str, now: Sequence[Doc], before: Sequence[Doc]
+) -> list[_Candidate]:
+    """One language's candidates for named themes: those whose keywords it has, with those keywords and its posts."""
+    if not now or not before:
+        return []
+    named = []
+    for name, keywords in themes.items():
+        found = tuple(k for k in keywords if _mentioning((*now, *before), (k,)))
+        if found:
+            current, previous = _mentioning(now, found), _mentioning(before, found)
+            posts = (len(current), len(previous))
+            named.append(_candidate(name, found, lang, posts, (len(now), len(before)), current + previous))
+    return named
+
+
+def _candidate(
+    name: str,
+    keywords: tuple[Keyword, ...],
+    lang: str,
+    posts: tuple[int, int],
+    spans: tuple[int, int],
+    docs: tuple[Doc, ...] = (),
+) -> _Candidate:
+    """A theme to test: its ``posts`` in the window and the baseline, which have ``spans`` posts of its language.
+
+    Its growth is its share of the window's posts over its share of the baseline's, as if one baseline post
+    mentioned it when none does.
+    """
+    (current, baseline), (now, before) = posts, spans
+    return _Candidate(
+        name=name,
+        keywords=keywords,
+        lang=lang,
+        current=current,
+        baseline=baseline,
+        share=now / (now + before),
+        growth=(current / now) / (max(baseline, 1) / before),
+        docs=docs,
+    )
+
+
+def _keywords(words: Sequence[str]) -> tuple[Keyword, ...]:
+    """Words or phrases as the scans match them: tokenized as their language is, those of no content word left out."""
+    return tuple(Keyword(w, tokens, 0.0) for w in words if (tokens := tokenize(w, detect_lang(w))))
+
+
+def _mentioning(docs: Iterable[Doc], keywords: Sequence[Keyword]) -> tuple[Doc, ...]:
+    """The documents that have one of the keywords, in their order."""
+    return tuple(d for d in docs if any(d.has(k) for k in keywords))
+
+
+def _significant(tested: list[_Candidate]) -> list[_Candidate]:
+    """The candidates whose adjusted p-value is below ALPHA, the most significant first."""
+    return sorted((t for t in tested if t.adjusted_p < ALPHA), key=lambda t: (t.adjusted_p, t.p, t.name))
 
 
 def _testable(candidates: list[_Candidate]) -> list[_Candidate]:
@@ -221,27 +346,29 @@ def _display(gram: Gram) -> str:
 
 def _themes(tested: list[_Candidate]) -> list[dict[str, Any]]:
     """One finding per group of significant phrases (most significant first) that share their posts."""
-    findings = []
-    for group in group_by_overlap(tested, lambda t: {doc.id for doc in t.docs}):
-        label = _label(group)
-        newest_first = sorted(
-            label.docs[: label.current], key=lambda d: (d.published.timestamp() if d.published else 0.0, d.id)
-        )[::-1]
-        findings.append(
-            finding(
-                label.keyword.text,
-                label.growth,
-                label.current + label.baseline,
-                [doc.id for doc in newest_first],
-                [t.keyword.text for t in group],
-                current=label.current,
-                baseline=label.baseline,
-                p=_rounded(label.p),
-                adjusted_p=_rounded(label.adjusted_p),
-                direction=label.direction,
-            )
-        )
-    return findings
+    return [
+        _finding(_label(group), [t.name for t in group])
+        for group in group_by_overlap(tested, lambda t: {doc.id for doc in t.docs})
+    ]
+
+
+def _finding(theme: _Candidate, keywords: list[str]) -> dict[str, Any]:
+    """A significant theme as a finding: its growth, posts, p-values and direction, its window's posts newest first."""
+    newest_first = sorted(
+        theme.docs[: theme.current], key=lambda d: (d.published.timestamp() if d.published else 0.0, d.id)
+    )[::-1]
+    return finding(
+        theme.name,
+        theme.growth,
+        theme.current + theme.baseline,
+        [doc.id for doc in newest_first],
+        keywords,
+        current=theme.current,
+        baseline=theme.baseline,
+        p=_rounded(theme.p),
+        adjusted_p=_rounded(theme.adjusted_p),
+        direction=theme.direction,
+    )
 
 
 def _label(group: list[_Candidate]) -> _Candidate:
@@ -250,7 +377,7 @@ def _label(group: list[_Candidate]) -> _Candidate:
     "battery drain" says more than "drain", so a phrase is preferred unless it is much rarer.
     """
     leader = group[0]
-    phrases = [t for t in group if len(t.keyword.tokens) > 1 and 2 * len(t.docs) >= len(leader.docs)]
+    phrases = [t for t in group if len(t.keywords[0].tokens) > 1 and 2 * len(t.docs) >= len(leader.docs)]
     return phrases[0] if phrases else leader
 
 

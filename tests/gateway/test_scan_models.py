@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from scipy.stats import binomtest
 
 from organism.gateway.structured import NO_MODEL
 from organism.settings import get_settings
@@ -18,7 +19,7 @@ from tasks.analysis.pain_points import scan_pain_points
 from tasks.analysis.scenes import scan_scenes
 from tasks.analysis.sources import Item, Window, load_window
 from tasks.analysis.text import finding, item_text
-from tasks.analysis.trends import scan_trends
+from tasks.analysis.trends import ALPHA, TEST, scan_trends
 from tasks.samples import SAMPLE_SOURCES
 from tasks.scan_models.asking import MAX_ITEMS, sample
 from tasks.scan_models.emotions import LABEL_BATCH
@@ -122,7 +123,7 @@ def test_the_emotion_scan_labels_a_sample_in_batches_and_counts_it_as_the_local_
     assert next(i for i in result["items"] if i["id"] in angry)["emotions"] == ["anger"]
 
 
-def test_the_trend_scan_counts_and_tests_the_models_themes_over_every_post(model_env: FakeServer) -> None:
+def test_the_trend_scan_tests_the_models_themes_as_the_local_scan_tests_its_phrases(model_env: FakeServer) -> None:
     current, before = _items(DAY), _items(DAY.before(3))
     fee = _about(current, "service fee", "服务费")
     cold = _about(current, "cold")
@@ -134,16 +135,27 @@ def test_the_trend_scan_counts_and_tests_the_models_themes_over_every_post(model
     result = perception.trend_scanner(SAMPLE, DAY.as_json())
 
     assert result["engine"] == "model:fake-model" and "degraded" not in result
-    assert (result["items_scanned"], result["baseline"]) == (len(current), len(before))
+    coverage = {"window", "undated", "outside"}  # what the skill adds to either path's result
+    assert set(result) == set(scan_trends(current, before)) | coverage | {"items_sent", "engine", "unsupported"}
+    assert (result["items_scanned"], result["baseline"], result["test"]) == (len(current), len(before), TEST)
     assert result["items_sent"] == len(current) + min(len(before), MAX_ITEMS // 2)
+    # The fee, in English and in Chinese, and the cold, in English: three binomial tests, each against its language.
+    assert result["tested"] == 3 and result["note"] is None and result["fading"] == []
     [rising] = result["findings"]
-    assert set(rising) >= SHARED
-    assert (rising["theme"], rising["direction"], rising["claimed"]) == ("the new service fee", "rising", "new")
-    assert rising["current"] == len(fee) and rising["baseline"] == len(_about(before, "service fee", "服务费"))
-    assert rising["p_value"] < 0.05 and rising["score"] > 1.5
-    assert set(rising["examples"]) == set(fee) and set(rising["examples"][:2]) == set(fee[:2])  # cited first
-    assert [(u["theme"], u["claimed"]) for u in result["unsupported"]] == [("charging in the cold", "rising")]
-    assert result["unsupported"][0]["p_value"] >= 0.05 and result["fading"] == []
+    en_fee, en_now = set(_about(current, "service fee")), [i for i in current if i.lang == "en"]
+    en_before = [i for i in before if i.lang == "en"]
+    assert (rising["current"], rising["baseline"]) == (len(en_fee), len(_about(before, "service fee"))) == (5, 1)
+    share = len(en_now) / (len(en_now) + len(en_before))
+    newest_first = [i.id for i in sorted(current, key=lambda i: (i.published, i.id), reverse=True) if i.id in en_fee]
+    p = binomtest(5, 6, share).pvalue
+    assert (rising["p"], rising["adjusted_p"]) == (float(f"{p:.3g}"), float(f"{3 * p:.3g}"))  # Holm: 3 tests
+    assert rising == finding("the new service fee", (5 / len(en_now)) / (1 / len(en_before)), 6,
+                             newest_first, ["service fee"], current=5, baseline=1,
+                             p=rising["p"], adjusted_p=rising["adjusted_p"], direction="rising")
+    [cold_theme] = result["unsupported"]
+    assert cold_theme["theme"] == "charging in the cold" and cold_theme["claimed"] == "rising"
+    assert (cold_theme["current"], cold_theme["baseline"]) == (len(cold), len(_about(before, "cold")))
+    assert cold_theme["adjusted_p"] >= ALPHA
     assert model_env.stats()["requests"] == 1
 
 

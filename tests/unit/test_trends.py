@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tasks.analysis.sources import Item
-from tasks.analysis.trends import ALPHA, scan_trends
+from tasks.analysis.trends import ALPHA, scan_themes, scan_trends
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 DAYS = 4  # the last day is the window, the three before it the baseline
@@ -54,10 +54,15 @@ def _posts(lang: str, plant: tuple[int, ...] = (0,) * DAYS) -> list[Item]:
     return items
 
 
-def _scan(items: list[Item]) -> dict[str, Any]:
+def _spans(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """The items of the window (the last day) and of the baseline."""
     window = START + timedelta(days=DAYS - 1)
     current = [item for item in items if item.published and item.published >= window]
-    return scan_trends(current, [item for item in items if item.published and item.published < window])
+    return current, [item for item in items if item.published and item.published < window]
+
+
+def _scan(items: list[Item]) -> dict[str, Any]:
+    return scan_trends(*_spans(items))
 
 
 def _shuffled_days(items: list[Item], seed: int) -> list[Item]:
@@ -134,3 +139,20 @@ def test_without_a_baseline_nothing_can_rise() -> None:
     result = scan_trends(posts, [])
     assert result["findings"] == [] and result["tested"] == 0
     assert "no items before the window" in result["note"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_named_theme_is_counted_and_tested_as_the_scan_tests_its_phrases(lang: str) -> None:
+    posts = [*_posts(lang, plant=(10, 10, 10, 30)), *_posts("zh" if lang == "en" else "en")]
+    [phrase] = [f for f in _scan(posts)["findings"] if THEME_WORDS[lang] in _words(f)]
+    themes = {"battery": ["battery drain", "耗电"], "chess": ["played chess", "下了象棋"]}
+    result = scan_themes(*_spans(posts), themes)
+    [named] = result["findings"]
+    assert named["theme"] == "battery" and named["keywords"] == [THEME_WORDS[lang]]  # those that found its posts
+    assert [named[key] for key in ("current", "baseline", "score", "p", "direction", "examples")] == [
+        phrase[key] for key in ("current", "baseline", "score", "p", "direction", "examples")
+    ]
+    assert named["adjusted_p"] < ALPHA and result["fading"] == [] and result["note"] is None
+    [chess] = result["unsupported"]  # as often now as before, in both languages
+    assert (chess["theme"], chess["current"], chess["baseline"]) == ("chess", 24, 72)
+    assert chess["adjusted_p"] is None or chess["adjusted_p"] >= ALPHA
