@@ -28,13 +28,20 @@ def _summary(key: str, window: dict[str, str], scans: dict[str, Any], evaluation
     if left_out:
         lines[0] += f" ({', '.join(left_out)}, not scanned)"
     for quadrant, scan in sorted(scans.items()):
-        top = ", ".join(str(f["theme"]) for f in scan.get("findings", [])[:3]) or "nothing"
-        lines.append(f"{quadrant}: {scan.get('items_scanned', 0)} items; top: {top}")
+        lines.append(f"{quadrant}: {scan.get('items_scanned', 0)} items; {_gist(scan)}")
     for evaluation in evaluations:
         best = evaluation.get("ranking", [])[:1]
         if best:
             lines.append(f"{evaluation['evaluation']}: {best[0]['title']} ({best[0]['score']:.0f}/100)")
     return "\n".join(lines)
+
+
+def _gist(scan: dict[str, Any]) -> str:
+    """A scan in a few words: its polarity shares (q2), then its top themes, or why it has none."""
+    parts = [", ".join(f"{share:.0%} {label}" for label, share in (scan.get("polarity") or {}).items() if share)]
+    top = ", ".join(str(f["theme"]) for f in scan.get("findings", [])[:3])
+    parts.append(f"top: {top}" if top else str(scan.get("note") or "nothing found"))
+    return "; ".join(part for part in parts if part)
 
 
 @skill(organ="evolution", effect="idempotent", optional=["memory"])

@@ -32,6 +32,7 @@ from tasks.analysis.text import finding, item_text
 Z_MIN = 1.645  # over-represented in the negative items at the 5 % level, one-sided
 PRIOR_ITEMS = 10.0  # weight of the log-odds prior, in items
 MIN_MENTIONS = 3
+MIN_REST = 20  # fewer items that do not complain, and no z-score can tell complaints apart
 COMMON_SHARE = 0.05  # an aspect named by this share of the items that do not complain is what all are about
 MAX_VARIANTS = 4  # other wordings of a theme listed among its keywords
 
@@ -66,12 +67,21 @@ class _Language:
         sizes = self.negative_items, self.items - self.negative_items
         z_pair = log_odds_z(self.negative, self.rest, *sizes, PRIOR_ITEMS)
         z_problem = log_odds_z(self.negative_problems, self.rest_problems, *sizes, PRIOR_ITEMS)
+        if not self.can_contrast:
+            # Too few other items for any z to reach Z_MIN: a complaint that two negative items make and no
+            # other item does is still one (its problem word already says something is wrong).
+            return {key: z_pair[key] for key, mentions in self.negative.items() if mentions >= 2 and not self.rest[key]}
         return {
             (aspect, problem): z_pair[aspect, problem]
             for (aspect, problem), mentions in self.negative.items()
             if mentions >= MIN_MENTIONS
             and (z_pair[aspect, problem] >= Z_MIN or (z_pair[aspect, problem] > 0 and z_problem[problem] >= Z_MIN))
         }
+
+    @property
+    def can_contrast(self) -> bool:
+        """Whether there are enough items that do not complain to set the complaints apart from."""
+        return self.items - self.negative_items >= MIN_REST
 
     def common(self, aspect: str) -> bool:
         """Whether each word of the aspect is named by :data:`COMMON_SHARE` or more of the items not negative."""
@@ -167,9 +177,14 @@ def scan_pain_points(items: list[Item], top_n: int = 10) -> dict[str, Any]:
         if theme.problem != GENERIC or not languages[theme.lang].common(theme.aspect)
     ]
     findings.sort(key=lambda f: (-f["score"], f["theme"]))
+    uncontrasted = sorted(lang for lang, language in languages.items() if language.items and not language.can_contrast)
     return {
         "quadrant": "q1",
         "items_scanned": len(items),
         "pain_items": len(pain),
         "findings": findings[:top_n],
+        "note": f"too few items that do not complain to contrast with ({', '.join(uncontrasted)}): complaints made "
+        f"by two or more negative items and no other are reported"
+        if uncontrasted
+        else None,
     }

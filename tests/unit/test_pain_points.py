@@ -119,12 +119,14 @@ def test_praise_in_a_complaint_is_not_a_theme(fixture: tuple[str, list[Item], se
 
 
 def test_themes_rest_on_the_contrast_between_negative_and_other_posts() -> None:
-    """With every post labelled alike, as a constant polarity would, nothing sets a complaint apart."""
+    """With too few posts that do not complain, no z-score can set a complaint apart, and the scan says so."""
     items, _ = _items("en", EN_NEGATIVE, EN_POSITIVE)
     negative_only = [item for item in items if "-neg-" in item.id]
     scan = scan_pain_points(negative_only)
-    assert scan["pain_items"] == 10 and scan["findings"] == []
-    assert scan_pain_points(items)["findings"]
+    assert scan["pain_items"] == 10 and "too few items that do not complain" in scan["note"]
+    # What it still reports is what two or more of the complaining posts say.
+    assert all(found["mentions"] >= 2 for found in scan["findings"])
+    assert scan_pain_points(items)["findings"] and scan_pain_points(items * 3)["note"] is None
 
 
 @pytest.mark.parametrize(

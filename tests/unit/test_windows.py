@@ -104,7 +104,8 @@ def test_undated_items_are_counted_and_never_scanned(tmp_path: Path) -> None:
     for quadrant, skill in SCANS.items():
         scan = skill.run(SAMPLE, day(2026, 12, 2).as_json())
         assert scan["quadrant"] == quadrant and scan["undated"] == 8
-        assert scan["findings"] and not undated & {i for f in scan["findings"] for i in f["examples"]}
+        assert scan["findings"] or quadrant == "q3"  # one day seldom shows a significant rise
+        assert not undated & {i for f in scan["findings"] for i in f["examples"]}
 
 
 def test_the_sample_loads_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,29 +190,34 @@ def test_every_day_of_the_sample_gives_every_scan_something() -> None:
         for quadrant in ("q1", "q2", "q4"):
             scan = SCANS[quadrant].run(SAMPLE, window.as_json())
             assert 15 <= scan["items_scanned"] <= 55, (window.start.date(), quadrant, scan["items_scanned"])
-            assert scan["findings"], (window.start.date(), quadrant)
-        if window.start.date() >= datetime(2026, 12, 1).date():  # the last two weeks: something rises each day
-            assert perception.trend_scanner.run(SAMPLE, window.as_json())["findings"], window.start.date()
+            # A quiet day's complaints may all differ: q1 then says why it names none.
+            assert scan["findings"] or (quadrant == "q1" and scan["note"]), (window.start.date(), quadrant)
+        # One day of some 35 posts seldom shows a rise that survives the correction for the themes tested:
+        # q3 then says so, and names its test.
+        trends = perception.trend_scanner.run(SAMPLE, window.as_json())
+        assert trends["findings"] or "rose significantly" in trends["note"], window.start.date()
 
 
 # --- the trend scan against the windows before ---------------------------------------------------------
 
 
-def test_a_late_day_finds_a_theme_that_really_rises_against_the_days_before() -> None:
-    window = day(2026, 12, 13)
-    trends = perception.trend_scanner.run(SAMPLE, window.as_json())
-    baseline = window.before(3)
+def test_a_late_week_finds_themes_that_really_rise_against_the_weeks_before() -> None:
+    # The sample's delays and cold snap build up over its last week: a week's window sees them.
+    end = datetime(2026, 12, 14, tzinfo=SHANGHAI)
+    window = Window(start=end - timedelta(days=7), end=end)
+    trends = perception.trend_scanner.run(SAMPLE, window.as_json(), history=2)
+    baseline = window.before(2)
     assert trends["window"] == {**window.as_json(), "baseline": baseline.as_json()}
     current, before = load_window(SAMPLE, window).items, load_window(SAMPLE, baseline).items
     assert trends["items_scanned"] == len(current) and trends["baseline"] == len(before)
-    assert trends["note"] is None
-    fee = next(f for f in trends["findings"] if f["theme"] == "service fee")
-    assert fee["current"] == _mentions(current, "service fee") >= 3
-    assert fee["baseline"] == _mentions(before, "service fee")
-    assert fee["current"] / len(current) >= 1.5 * fee["baseline"] / len(before)
-    assert set(fee["examples"]) <= {i.id for i in current}
+    assert trends["note"] is None and "Holm" in trends["test"]
+    delay = next(f for f in trends["findings"] if f["theme"] == "delay")
+    assert delay["direction"] == "rising" and delay["adjusted_p"] < 0.05
+    assert delay["current"] == _mentions(current, "delay") >= 10
+    assert delay["current"] / len(current) >= 3 * delay["baseline"] / len(before)
+    assert set(delay["examples"]) <= {i.id for i in current}
     for found in trends["findings"]:  # every theme it reports takes a larger share of posts than before
-        assert found["score"] >= 1.5
+        assert found["direction"] in ("rising", "new") and found["adjusted_p"] < 0.05
         assert found["current"] / len(current) > found["baseline"] / len(before)
 
 
