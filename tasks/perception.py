@@ -20,8 +20,8 @@ from pydantic import Field
 
 from organism.skill import skill
 from tasks import scan_models
-from tasks.analysis.sources import Loaded, Window, load_window
 from tasks.analysis.polarity import load_models
+from tasks.analysis.sources import Loaded, Window, load_window
 from tasks.analysis.text import warm_up
 
 
