@@ -18,9 +18,10 @@ pytestmark = pytest.mark.integration
 def test_a_later_report_recalls_the_themes_an_earlier_one_had(clusters) -> None:  # type: ignore[no-untyped-def]
     cluster: Cluster = clusters["embedded"]
     cluster.clean()
-    first = start(cluster.app, "daily-sync", {"date": date(2026, 11, 21)})
+    # The sample's 25 November leads with themes the 24th's report named too (family dinner, on holiday, 夜班).
+    first = start(cluster.app, "daily-sync", {"date": date(2026, 11, 24)})
     assert finished_run(cluster.settings.database, first.run_id, 120).status == "succeeded"
-    second = start(cluster.app, "daily-sync", {"date": date(2026, 11, 22)})
+    second = start(cluster.app, "daily-sync", {"date": date(2026, 11, 25)})
     run = finished_run(cluster.settings.database, second.run_id, 120)
 
     earlier = report_of(cluster.settings.database, first.run_id)
@@ -30,8 +31,8 @@ def test_a_later_report_recalls_the_themes_an_earlier_one_had(clusters) -> None:
     assert history and any(history.values()), history
     for theme, keys in history.items():
         mentioned = theme.lower() in earlier.summary.lower()
-        assert keys == (["daily-sync:2026-11-21"] if mentioned else []), (theme, keys)
-    assert "(daily-sync:2026-11-21)" in report.summary
+        assert keys == (["daily-sync:2026-11-24"] if mentioned else []), (theme, keys)
+    assert "(daily-sync:2026-11-24)" in report.summary
 
 
 def test_with_memory_down_the_daily_sync_finishes_degraded_with_the_reason(services: None, tmp_path: Path) -> None:
