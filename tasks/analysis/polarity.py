@@ -2,15 +2,14 @@
 
 Each language has a model trained offline by ``devtools/train_polarity.py`` (which says where its data
 came from) and shipped in ``data/polarity_<lang>.npz``: NumPy arrays of the feature names and, per feature,
-its idf and weights, read with ``allow_pickle=False``.
-A text's features (``polarity_features``: clause-scoped negation, degree and contrast, words, pairs
-and character n-grams) are weighted by TF-IDF, the words and the n-grams each scaled to unit length,
-and given to two logistic models:
+its idf and weights, read with ``allow_pickle=False``. A text's features (``polarity_features``:
+clause-scoped negation, degree and contrast, words, pairs and character n-grams) are weighted by TF-IDF,
+the words and the n-grams each scaled to unit length, and given to two logistic models:
 
 - the *polar* model's probability of positive makes the score (``2p - 1``) and the label;
 - the *subjectivity* model (English: the corpus has neutral tweets) calls a text neutral when it is
-  at least ``NEUTRAL_CONFIDENCE`` sure; Chinese, whose corpus has no neutral texts, is neutral only
-  when the text holds no known feature or its score is within ``NEUTRAL_BAND`` of 0.
+  at least ``NEUTRAL_CONFIDENCE`` sure; a Chinese text (the corpus has no neutral texts) is neutral only
+  when it holds no feature the model knows.
 
 The arithmetic is the few lines of scikit-learn's ``TfidfTransformer`` and ``LogisticRegression``
 ``predict_proba`` for one row, written out so that reading a model needs no pickle and scoring one
@@ -33,8 +32,7 @@ from tasks.analysis.sources import LANGUAGES
 
 Label = Literal["positive", "negative", "neutral"]
 DATA_DIR = Path(__file__).with_name("data")
-NEUTRAL_CONFIDENCE = 0.9
-NEUTRAL_BAND = 0.0
+NEUTRAL_CONFIDENCE = 0.9  # so that a polar item is seldom called neutral (docs/scans.md)
 
 
 class PolarityUnavailable(PermanentError, ValueError):
@@ -51,6 +49,8 @@ class Polarity:
 
 @dataclass(frozen=True)
 class Model:
+    """One language's model as read from its file."""
+
     index: dict[str, int]  # feature name -> row of ``table``
     table: np.ndarray  # per feature: idf, polar weight, (neutral weight)
     is_char: np.ndarray  # per feature: a character n-gram (its own unit-length block)
@@ -72,10 +72,10 @@ def polarity(text: str, lang: str) -> Polarity:
             values[block] /= norm
     logits = values @ model.table[rows, 1:]
     score = round(2.0 * _sigmoid(model.polar_intercept + float(logits[0])) - 1.0, 4)
-    if model.neutral_intercept is not None:
-        if _sigmoid(model.neutral_intercept + float(logits[1])) >= NEUTRAL_CONFIDENCE:
-            return Polarity("neutral", score)
-    elif abs(score) < NEUTRAL_BAND:
+    subjective = (
+        model.neutral_intercept is None or _sigmoid(model.neutral_intercept + float(logits[1])) < NEUTRAL_CONFIDENCE
+    )
+    if not subjective or score == 0:
         return Polarity("neutral", score)
     return Polarity("positive" if score > 0 else "negative", score)
 
