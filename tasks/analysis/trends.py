@@ -44,7 +44,6 @@ from itertools import chain, pairwise
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom, binomtest
 
 from tasks.analysis.grouping import group_by_overlap
 from tasks.analysis.sources import LANGUAGES, Item
@@ -307,6 +306,9 @@ def _test(candidates: list[_Candidate]) -> list[_Candidate]:
     """The candidates with their binomial test's p-value and its adjustment by Holm's step-down method."""
     if not candidates:
         return []
+    # Imported here: scipy.stats takes a second to import, which every process loading the skills would pay.
+    from scipy.stats import binom, binomtest
+
     k = np.array([c.current for c in candidates])
     n = np.array([c.current + c.baseline for c in candidates])
     share = np.array([c.share for c in candidates])
