@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tasks.analysis.text import DATA_DIR, stopwords
+from tasks.analysis.text import DATA_DIR, jieba_module, stopwords
 
 MAX_ASPECT_WORDS = 2
 GENERIC = "(poor)"  # the key of every generic verdict: "terrible", "worst", "差", "不好"
@@ -370,10 +369,9 @@ def _zh_split_problem(word: str, lexicon: _Lexicon) -> tuple[str, str] | None:
 
 def _zh_tag(text: str) -> list[tuple[str, str]]:
     """jieba's words and tags, with adjacent words that together make a problem word joined ("多" "扣" -> "多扣")."""
-    import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
+    jieba_module()  # quiet, and its dictionary loaded once
     problems = _lexicon("zh").problems
     tagged: list[tuple[str, str]] = []
     for pair in jieba.posseg.lcut(text, HMM=False):

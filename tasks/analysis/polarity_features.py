@@ -19,13 +19,13 @@ within English words, 1 to 3 characters of Chinese. The same function makes the 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+
+from tasks.analysis.text import jieba_module
 
 SENTENCE_BREAK = re.compile(r"[.!?\n。！？…]+")
 CLAUSE_BREAK = re.compile(r"[,;:，；：、~～()（）\[\]【】]+")
@@ -177,13 +177,5 @@ def _clean(text: str, lang: str) -> str:
 
 def _words(piece: str, lang: str) -> list[str]:
     if lang == "zh":
-        return [word for word in _jieba().lcut(piece) if word.strip()]
+        return [word for word in jieba_module().lcut(piece) if word.strip()]
     return _EN_WORD.findall(piece)
-
-
-@cache
-def _jieba() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba

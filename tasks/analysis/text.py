@@ -102,7 +102,7 @@ def stopwords(lang: str) -> frozenset[str]:
 def words(text: str, lang: str) -> list[str]:
     """All word tokens in order, lowercased, stopwords kept (for negation and cue checks)."""
     if lang == "zh":
-        return [w.lower() for w in _jieba().lcut(text) if w.strip() and (_CJK.search(w) or w.isalnum())]
+        return [w.lower() for w in jieba_module().lcut(text) if w.strip() and (_CJK.search(w) or w.isalnum())]
     return _EN_TOKEN.findall(text.lower().replace("\u2019", "'"))
 
 
@@ -167,7 +167,7 @@ def _alias_chinese(texts: Sequence[str], stop: frozenset[str]) -> tuple[str, set
     sentences = []
     for text in texts:
         out = []
-        for word in _jieba().lcut(text):
+        for word in jieba_module().lcut(text):
             if word in _ZH_SENTENCE_END:
                 out.append(".")
             elif not word.strip():
@@ -195,7 +195,8 @@ def _alias_name(n: int) -> str:
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> Any:
+def jieba_module() -> Any:
+    """jieba, imported on first use and quiet; every scan that segments Chinese gets it here."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # otherwise it logs "Building prefix dict" on first use
@@ -207,7 +208,7 @@ def warm_up() -> None:
 
     Worth calling once per worker process; jieba's dictionary alone takes most of a second.
     """
-    _jieba().initialize()
+    jieba_module().initialize()
 
 
 def finding(
