@@ -23,10 +23,11 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"  # a scheduled firing that did not start: the workflow's previous run was still open
+    CANCELLED = "cancelled"  # an operator revoked its nodes
 
     @property
     def finished(self) -> bool:
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELLED)
 
 
 # A run that has not finished: the only state any writer may move a run out of.
@@ -39,6 +40,7 @@ class NodeStatus(enum.StrEnum):
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # revoked with its run before it finished
 
 
 class Base(DeclarativeBase):
@@ -87,7 +89,8 @@ class Node(Base):
     organ: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20), default=NodeStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    started_at: Mapped[datetime | None]
+    first_started_at: Mapped[datetime | None]  # the first attempt's start: with finished_at, the node's total time
+    started_at: Mapped[datetime | None]  # the latest attempt's start
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None]
@@ -148,6 +151,8 @@ class DeadLetter(Base):
     replayed_at: Mapped[datetime | None]
     replayed_as: Mapped[str | None] = mapped_column(String(64))
     replay_of: Mapped[int | None] = mapped_column(ForeignKey("organism_dead_letters.id"))
+    # What a replay with edited arguments published ({"args", "kwargs"}); args and kwargs stay as the call had them.
+    replay_arguments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # False when its arguments had to be escaped or cut to fit the store, or are not a list and a mapping.
     replayable: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -175,3 +180,44 @@ class Attempt(Base):
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(10))  # failures.Action: retry, defer or dead
     error: Mapped[str] = mapped_column(Text)
+
+
+class OperatorRole(enum.StrEnum):
+    VIEWER = "viewer"  # reads every page
+    OPERATOR = "operator"  # also acts: start, cancel, resume, replay, purge
+
+
+class Operator(Base):
+    """A named account of the console and Flower, with its password as a strong one-way hash."""
+
+    __tablename__ = "organism_operators"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last successful one
+    last_failed_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One operator action, appended and never changed: who, when, what, from where, and the outcome.
+
+    ``hash`` covers the entry's fields and ``prev_hash`` (the hash of the entry before it); ``signature`` is the
+    deployment's Ed25519 signature of ``hash``.
+    """
+
+    __tablename__ = "organism_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    who: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(200))  # from where: an address, or the host of a CLI call
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(128))

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from organism.failures.bookkeeping import logged
 from organism.settings import get_settings
@@ -47,7 +47,8 @@ def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, ge
 # the worker's next task.
 _nodes, _runs = Base.metadata.tables[Node.__tablename__], Base.metadata.tables[Run.__tablename__]
 _NODE_RUNNING = update(_nodes).where(_nodes.c.task_id == bindparam("node")).values(
-    status=NodeStatus.RUNNING.value, started_at=bindparam("at"), attempts=_nodes.c.attempts + 1)
+    status=NodeStatus.RUNNING.value, started_at=bindparam("at"), attempts=_nodes.c.attempts + 1,
+    first_started_at=func.coalesce(_nodes.c.first_started_at, bindparam("at")))
 _RUN_RUNNING = update(_runs).where(_runs.c.id == bindparam("run"), _runs.c.status == RunStatus.PENDING.value).values(
     status=RunStatus.RUNNING.value)
 _LOCK_RUN = select(_runs.c.id).where(_runs.c.id == bindparam("run")).with_for_update()
