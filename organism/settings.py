@@ -142,7 +142,14 @@ class Settings(BaseSettings):
     result_backend: str | None = Field(None, description="Celery result backend URL; default from the profile.")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default from the profile.")
     memory_url: str | None = Field(None, description="SQLAlchemy URL of the long-term memory; default: the store.")
-    data_dir: Path = Field(Path("var"), description="Where the embedded profile keeps its SQLite files.")
+    data_dir: Path = Field(Path("var"), description="Where the embedded profile keeps its SQLite files, "
+                           "and the audit key unless audit_key_file names one.")
+    audit_key_file: Path | None = Field(None, description=(
+        "The PEM file of the Ed25519 private key that signs the audit trail (`openssl genpkey -algorithm ed25519 "
+        "-out FILE`); unset: <data_dir>/audit-key.pem, made on first use (mode 0600) with its public key beside it. "
+        "Every process that acts (console, CLI) must hold the same key."))
+    operator: str | None = Field(None, description="Who the audit trail records as doing what a command does; "
+                                 "unset: the operating system's user.")
 
     timezone: str = Field("Asia/Shanghai", description="Where a day starts for budgets and the ledger (each "
                           "workflow schedule names its own zone).")
