@@ -51,3 +51,12 @@ def actions(url: str) -> list[str]:
 def at_in(at: datetime, zone: tzinfo) -> datetime:
     """An entry's time in ``zone`` (SQLite gives it back without its zone, UTC)."""
     return (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(zone)
+
+
+def parse_since(given: str, zone: tzinfo) -> datetime:
+    """``2026-12-05``, ``2026-12-05T06:00`` (in ``zone``) or a time with its offset; ValueError says what is wrong."""
+    try:
+        moment = datetime.fromisoformat(given.strip())
+    except ValueError:
+        raise ValueError(f"{given!r} is not a time like 2026-12-05 or 2026-12-05T06:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

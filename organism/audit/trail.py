@@ -1,8 +1,9 @@
 """What other code calls: :func:`record` an action with its outcome, or run one :func:`audited`.
 
-Entries are signed with the deployment's key (:mod:`organism.audit.keys`, from the process's settings). If the
-store cannot take the entry, the error is raised after the action: an action that happened unrecorded is told,
-never hidden.
+Entries are signed with the deployment's key (:mod:`organism.audit.keys`, from the process's settings):
+:func:`audited` loads it before the block runs, so without a usable key (:class:`~organism.audit.keys.AuditKeyError`)
+nothing is done. If the store cannot take the entry, the error is raised after the action: an action that happened
+unrecorded is told, never hidden.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ class Outcome:
 def audited(url: str, *, who: str, source: str, action: str, target: str, detail: dict[str, Any]) -> Iterator[Outcome]:
     """Run the block as one audited action: recorded ``ok`` (``ok: <outcome_detail>`` if the block set it), or
     ``failed: <ExceptionType>: <message>`` and the exception raised again."""
+    key = signing_key(get_settings())  # a missing or unreadable key refuses the action before it is done
     entry = Outcome()
     try:
         yield entry
     except BaseException as error:  # an interrupted action is recorded too
-        record(url, who=who, source=source, action=action, target=target, detail=detail,
+        append(url, key, who=who, source=source, action=action, target=target, detail=detail,
                outcome=f"failed: {type(error).__name__}: {error}")
         raise
-    record(url, who=who, source=source, action=action, target=target, detail=detail,
+    append(url, key, who=who, source=source, action=action, target=target, detail=detail,
            outcome=f"ok: {entry.outcome_detail}" if entry.outcome_detail else "ok")
