@@ -10,7 +10,7 @@ exchange), so the difference is what Organism's failure handling adds.
   2 ms) and when the message reaches the ``organism.dead`` queue (a consumer). Two failure kinds: a permanent
   error (dead at once) and a transient one whose one retry (0 s backoff) also fails (exhausted).
 * Replay: N calls fail (a gate in Redis is closed), the gate opens, and every dead letter is replayed: with
-  ``dead_letters.replay`` (the Python API ``organism dlq replay`` loops over), with the ``organism dlq replay --all``
+  ``failures.replay.replay`` (the Python API ``organism dlq replay`` loops over), with the ``organism dlq replay --all``
   command, and, as raw Celery's nearest equivalent, by moving the rejected messages from the dead-letter queue
   back to the organ queue (a shovel: no record, no status, no idempotence). Rates from the first replay to the
   last one published, and to the last replayed call's success; the methods alternate over several rounds.
@@ -44,6 +44,7 @@ from organism import store
 from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE
 from organism.errors import PermanentError, TransientError
 from organism.failures import dead_letters
+from organism.failures.replay import replay
 from organism.failures.retry import RetryPolicy
 from organism.skill import skill
 from organism.store.db import engine_for
@@ -339,7 +340,7 @@ def replay_api(app: Celery, database: str, count: int) -> Replayed:
     ids = dead_letter_ids(database, fail_batch(app, "bench.gated", count))
     set_gate(True)
     began = time.perf_counter()
-    new_ids = [dead_letters.replay(app, letter_id) for letter_id in ids]
+    new_ids = [replay(app, letter_id).task_id for letter_id in ids]
     published = time.perf_counter()
     wait_succeeded(app, new_ids)
     return Replayed(count, published - began, time.perf_counter() - began)

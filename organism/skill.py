@@ -25,13 +25,13 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from pydantic import TypeAdapter, ValidationError, validate_call
 
-from organism import headers
+from organism import headers, skill_arguments
 from organism.errors import InvalidArguments, SkillDefinitionError
 from organism.failures import bookkeeping, dead_letters, degrade
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.settings import Settings, get_settings
-from organism.workflows import node_writer
+from organism.workflows import heal, node_writer
 
 # How many retries a call has spent (deferrals spend none). Only the count travels with the message: the history
 # of its attempts is kept in the store, as a header that grew with each retry outgrew RabbitMQ's frame.
@@ -95,9 +95,16 @@ class SkillTask(Task):
         run_id = headers.run_of(request)
         if run_id:
             node_writer.succeeded(self.settings.database, request.id, run_id, result)
+            if getattr(request, dead_letters.REPLAY_HEADER, None) is not None:
+                node_writer.flush()  # the node's success first: the run goes on only once it is written
+                heal.replayed_node_succeeded(self.app, run_id, str(getattr(request, headers.NODE_HEADER, "")))
         if request.retries:  # it was retried or deferred before: its kept attempts are not needed any more
             bookkeeping.attempts_done(self.settings.database, request.id)
         return result
+
+    def check_call(self, args: Any, kwargs: Any) -> None:
+        """Raise :class:`InvalidArguments` (one line) unless the skill accepts ``args`` and ``kwargs``; runs nothing."""
+        skill_arguments.check(self.name, inspect.unwrap(self.run), args, kwargs)
 
     def policy(self) -> RetryPolicy:
         """The retry policy in force: the call's header over the skill's declaration over settings."""
@@ -199,12 +206,6 @@ def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     checked = validate_call(fn)
     parameters = list(inspect.signature(fn).parameters)
 
-    def where(loc: tuple[int | str, ...]) -> str:
-        # pydantic locates a positional argument by its index; people know it by its name
-        head, *rest = loc or ("arguments",)
-        named = parameters[head] if isinstance(head, int) and head < len(parameters) else str(head)
-        return ".".join([named, *map(str, rest)])
-
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -212,11 +213,7 @@ def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         except ValidationError as error:
             if error.title != fn.__name__:
                 raise  # raised inside the body: the skill's own bug, not the caller's input
-            problems = "; ".join(
-                f"{where(e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-                for e in error.errors()
-            )
-            raise InvalidArguments(f"{name}: invalid arguments: {problems}") from None
+            raise InvalidArguments(skill_arguments.describe(name, parameters, error)) from None
 
     # Celery builds the send-time arity check from getfullargspec, which ignores __wrapped__ but not this.
     run.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from organism.cli.context import app_or_exit, services_or_exit
 from organism.failures import dead_letters
+from organism.failures.replay import Arguments, ReplayRefused
+from organism.failures.replay import replay as replay_letter
 from organism.store.models import DeadLetterStatus
 
 console = Console()
@@ -63,28 +65,56 @@ def show(letter_id: int) -> None:
     click.echo(letter.traceback or "")
 
 
+def _arguments(given: str | None) -> Arguments | None:
+    """``--arguments '{"args": [...], "kwargs": {...}}'`` as the replay's arguments."""
+    if given is None:
+        return None
+    try:
+        value = json.loads(given)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--arguments") from None
+    if not isinstance(value, dict) or set(value) - {"args", "kwargs"}:
+        raise click.BadParameter('give {"args": [...], "kwargs": {...}}', param_hint="--arguments")
+    args, kwargs = value.get("args", []), value.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise click.BadParameter("args must be a JSON list and kwargs a JSON object", param_hint="--arguments")
+    return Arguments(args, kwargs)
+
+
 @dlq.command()
 @click.argument("letter_id", type=int, required=False)
 @click.option("--all", "everything", is_flag=True, help="Replay every dead letter that matches the filters.")
 @click.option("--skill", help="With --all: only this skill.")
 @click.option("--since", type=click.DateTime(), help="With --all: only since then (UTC).")
 @click.option("--force", is_flag=True, help="Also replay skills declared unsafe.")
+@click.option("--arguments", "edited", metavar="JSON",
+              help='Replay one letter with these arguments instead: \'{"args": [...], "kwargs": {...}}\' (checked '
+                   "against the skill first; the record keeps the original ones).")
 @services_or_exit
-def replay(letter_id: int | None, everything: bool, skill: str | None, since: datetime | None, force: bool) -> None:
-    """Publish dead letters again with a fresh retry budget (replaying twice publishes once)."""
+def replay(letter_id: int | None, everything: bool, skill: str | None, since: datetime | None, force: bool,
+           edited: str | None) -> None:
+    """Publish dead letters again with a fresh retry budget (replaying twice publishes once).
+
+    A letter of a workflow node is replayed into its run; once none of the run's nodes is failed any more, the
+    run goes on. Each letter gets one line; the command fails if any was not replayed.
+    """
     if (letter_id is None) == (not everything):
         raise click.UsageError("give one dead letter ID, or --all (with --skill/--since to narrow it)")
+    if edited is not None and everything:
+        raise click.UsageError("--arguments replays one letter: give its ID instead of --all")
+    arguments = _arguments(edited)
     app = app_or_exit()
     ids = [letter_id] if letter_id is not None else [
         letter.id for letter in dead_letters.find(app.settings.database, skill=skill, since=since)]
     refused = 0
     for one in ids:
         try:
-            click.echo(f"dead letter {one} replayed as task {dead_letters.replay(app, one, force=force)}")
-        except dead_letters.ReplayRefused as error:
+            click.echo(str(replay_letter(app, one, force=force, arguments=arguments)))
+        except ReplayRefused as error:
             refused += 1
             click.echo(f"not replayed: {error}", err=True)
     if refused:
+        click.echo(f"{len(ids) - refused} of {len(ids)} replayed, {refused} not (see above)", err=True)
         raise SystemExit(1)
 
 

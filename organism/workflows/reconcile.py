@@ -13,7 +13,6 @@ from datetime import timedelta
 from itertools import pairwise
 
 from celery import Celery, Signature, current_app, shared_task
-from kombu.exceptions import OperationalError
 from sqlalchemy import exists, select
 
 from organism.settings import Settings
@@ -21,7 +20,7 @@ from organism.store import session
 from organism.store.models import OPEN_RUNS, Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows import tracking
 from organism.workflows.queries import backend_success, by_phase
-from organism.workflows.start import RESUME_NOT_SENT, WATCHDOG_FAILED, WATCHDOG_RESUMED, note, relaunch
+from organism.workflows.start import WATCHDOG_FAILED, WATCHDOG_RESUMED, BrokerUnavailable, note, relaunch, send
 
 logger = logging.getLogger(__name__)
 
@@ -73,21 +72,16 @@ def settle(app: Celery) -> list[str]:
                 key = run.key
         if canvas is not None:
             logger.warning("watchdog resumed run %s: its chord's state was lost", key)
-            _send_resume(url, run_id, canvas)
+            _send_resume(app, run_id, canvas)
     return failed
 
 
-def _send_resume(url: str, run_id: str, canvas: Signature) -> None:
-    """Publish the canvas of a watchdog resume; if the broker refuses it, say so in the run's history (the run
-    then fails at its deadline)."""
+def _send_resume(app: Celery, run_id: str, canvas: Signature) -> None:
+    """Publish the canvas of a watchdog resume; if the broker refuses it, the run fails saying so."""
     try:
-        canvas.apply_async()
-    except (OperationalError, OSError) as error:
+        send(app, run_id, canvas)
+    except BrokerUnavailable as error:
         logger.error("watchdog could not send the resumed canvas of run %s: %s", run_id, error)
-        with session(url) as s:
-            run = s.scalar(select(Run).where(Run.id == run_id).with_for_update())
-            if run is not None:
-                note(run, RESUME_NOT_SENT, f"{type(error).__name__}: {error}")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from organism.failures.outages import unreachable
 from organism.settings import Settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
-from organism.store.models import OPEN_RUNS, Node, NodeStatus, Run, RunStatus, utcnow
+from organism.store.models import OPEN_RUNS, DeadLetter, DeadLetterStatus, Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows import registry
 from organism.workflows.declaration import Overlap, ParamsContext, Schedule, Workflow
 from organism.workflows.plan import Plan, RunContext
@@ -167,7 +167,7 @@ def note(run: Run, event: str, detail: str) -> None:
     run.history = [*(run.history or []), _event(event, detail)]
 
 
-def resume(app: Celery, ref: str) -> Started:
+def resume(app: Celery, ref: str, by: str = "by `organism runs resume`") -> Started:
     """Run again the nodes of a finished, failed run that did not succeed, reusing the others' results.
 
     Raises:
@@ -185,16 +185,42 @@ def resume(app: Celery, ref: str) -> Started:
             raise CannotResume(f"run {run.key} still has nodes at work ({', '.join(busy)}); resume it when they "
                                "finish")
         try:
-            canvas = relaunch(app, s, run, RESUMED, "by `organism runs resume`")
+            canvas = reopen(app, s, run, RESUMED, by)
         except InvalidParameters as error:
             raise CannotResume(f"run {run.key} cannot be resumed: {error}") from None
         if canvas is None:
             raise CannotResume(f"run {run.key} was resumed meanwhile")
-        run.status, run.error, run.finished_at = RunStatus.PENDING.value, None, None
-        run.deadline_at = _deadline(registry.workflow(app, run.workflow), settings)
         started = Started(run.id, run.key, created=False)
-    canvas.apply_async()
+    send(app, run.id, canvas)
     return started
+
+
+def send(app: Celery, run_id: str, canvas: Signature) -> None:
+    """Publish the canvas a run was reopened with; if the broker refuses it, the run is failed again, saying so in
+    its error and history (it can be resumed once the broker is back).
+
+    Raises:
+        BrokerUnavailable: the canvas was not published.
+    """
+    try:
+        canvas.apply_async()
+    except unreachable(app) as error:
+        why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"
+        with session(app.settings.database) as s:
+            run = s.scalar(select(Run).where(Run.id == run_id).with_for_update())
+            if run is not None:
+                run.status, run.finished_at, run.error = RunStatus.FAILED.value, utcnow(), why
+                note(run, RESUME_NOT_SENT, why)
+        raise BrokerUnavailable(why) from None
+
+
+def reopen(app: Celery, s: Session, run: Run, event: str, why: str) -> Signature | None:
+    """:func:`relaunch` a finished run: it is open again (pending, with a new deadline) once ``s`` commits."""
+    canvas = relaunch(app, s, run, event, why)
+    if canvas is not None:
+        run.status, run.error, run.finished_at = RunStatus.PENDING.value, None, None
+        run.deadline_at = _deadline(registry.workflow(app, run.workflow), app.settings)
+    return canvas
 
 
 def relaunch(app: Celery, s: Session, run: Run, event: str, why: str) -> Signature | None:
@@ -220,8 +246,14 @@ def relaunch(app: Celery, s: Session, run: Run, event: str, why: str) -> Signatu
     new_ids = {n.name: n.task_id for n in plan.nodes}
     for node in run.nodes:
         if node.name in new_ids:
-            node.task_id, node.status, node.attempts = new_ids[node.name], NodeStatus.PENDING.value, 0
-            node.error = node.result = node.started_at = node.finished_at = None
+            node.task_id, node.status = new_ids[node.name], NodeStatus.PENDING.value
+            node.error = node.result = node.first_started_at = node.started_at = node.finished_at = None
+    # The dead letters of the nodes sent again are settled by this canvas: replaying one now would run its node
+    # twice. Each links to its node's new task.
+    for letter in s.scalars(select(DeadLetter).where(DeadLetter.run_id == run.id, DeadLetter.node.in_(new_ids),
+                                                     DeadLetter.status == DeadLetterStatus.DEAD.value)):
+        letter.status, letter.replayed_at = DeadLetterStatus.REPLAYED.value, utcnow()
+        letter.replayed_as = new_ids[letter.node or ""]
     note(run, event, f"{why}; sent again: {', '.join(new_ids)}")
     assert plan.signature is not None, f"workflow {run.workflow} built no canvas"
     return plan.signature

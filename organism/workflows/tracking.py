@@ -46,7 +46,8 @@ def run_failed(request: Any, exc: BaseException, traceback: Any, run_id: str, ge
 # Core, since the ORM's per-statement work was most of their CPU time, and the writer thread shares the GIL with
 # the worker's next task.
 _nodes, _runs = Base.metadata.tables[Node.__tablename__], Base.metadata.tables[Run.__tablename__]
-_NODE_RUNNING = update(_nodes).where(_nodes.c.task_id == bindparam("node")).values(
+_NODE_RUNNING = update(_nodes).where(_nodes.c.task_id == bindparam("node"),
+                                     _nodes.c.status != NodeStatus.CANCELLED.value).values(
     status=NodeStatus.RUNNING.value, started_at=bindparam("at"), attempts=_nodes.c.attempts + 1,
     first_started_at=func.coalesce(_nodes.c.first_started_at, bindparam("at")))
 _RUN_RUNNING = update(_runs).where(_runs.c.id == bindparam("run"), _runs.c.status == RunStatus.PENDING.value).values(

@@ -15,6 +15,7 @@ from organism.app import create_app
 from organism.failures import bookkeeping, dead_letters
 from organism.failures.classify import Action
 from organism.failures.dead_letters import Letter
+from organism.failures.replay import ReplayRefused, replay
 from organism.settings import Settings
 from organism.store.models import Attempt, DeadLetter, Node, Run
 from tests.support.services import fresh_pg_database
@@ -79,12 +80,12 @@ def test_large_values_keep_their_head_and_full_size(url: str) -> None:
     assert (found.traceback or "").endswith(marker) and found.args[0].endswith(marker)
     assert found.args[1] == "…[truncated, 2 items]" and found.kwargs["text"].endswith(marker)
     assert len(found.attempts[0]["error"]) < 1100 and found.attempts[0]["error"].endswith(marker)
-    with pytest.raises(dead_letters.ReplayRefused, match="cut or escaped to fit the store"):
+    with pytest.raises(ReplayRefused, match="cut or escaped to fit the store"):
         _replay(url, found.id)
 
 
 def _replay(url: str, letter_id: int) -> str:
-    return dead_letters.replay(create_app(Settings(database_url=url)), letter_id)
+    return replay(create_app(Settings(database_url=url)), letter_id).task_id
 
 
 def test_attempts_kept_in_the_store_open_the_history_and_leave_the_store(url: str) -> None:

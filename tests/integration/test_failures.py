@@ -16,6 +16,7 @@ from sqlalchemy import select
 from organism import store
 from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from organism.failures import dead_letters
+from organism.failures.replay import ReplayRefused, replay
 from organism.failures.retry import RETRY_HEADER, RetryPolicy
 from organism.headers import RUN_HEADER
 from organism.skill import ATTEMPTS_HEADER
@@ -123,10 +124,10 @@ def test_replay_runs_the_call_again_once_however_often_it_is_asked(broker: Clust
     [letter] = wait_for(lambda: letters(broker), 10, "the dead letter")
     script.answer("/flaky", (200, {}))
 
-    first = dead_letters.replay(broker.app, letter.id)
-    second = dead_letters.replay(broker.app, letter.id)
+    first = replay(broker.app, letter.id).task_id
+    second = replay(broker.app, letter.id)
 
-    assert first == second
+    assert second.earlier and second.task_id == first
     assert broker.app.AsyncResult(first).get(timeout=20) == {"ok": True}
     assert len(script.arrivals["/flaky"]) == 1, "the replay reached the server more than once"
     [replayed] = letters(broker)
@@ -146,7 +147,7 @@ def test_replay_of_a_filtered_batch(broker: Cluster, server: tuple[str, Script])
     for path in paths:
         script.answer(path, (200, {}))
 
-    replayed = [dead_letters.replay(broker.app, letter.id) for letter in dead_letters.find(
+    replayed = [replay(broker.app, letter.id).task_id for letter in dead_letters.find(
         broker.settings.database, skill="test.fetch")]
 
     assert [broker.app.AsyncResult(task_id).get(timeout=20) for task_id in replayed] == [{"ok": True}] * 3
@@ -158,8 +159,8 @@ def test_an_unsafe_skill_is_replayed_only_when_forced(broker: Cluster) -> None:
     crash.delay(marker)
     [letter] = wait_for(lambda: letters(broker, skill="test.crash"), 60, "the poison message's dead letter")
 
-    with pytest.raises(dead_letters.ReplayRefused, match="declared unsafe"):
-        dead_letters.replay(broker.app, letter.id)
+    with pytest.raises(ReplayRefused, match="declared unsafe"):
+        replay(broker.app, letter.id)
 
 
 def test_a_message_that_kills_its_worker_is_dead_lettered_after_the_delivery_cap(broker: Cluster) -> None:
@@ -211,8 +212,8 @@ def test_a_huge_error_that_is_retried_leaves_one_record_cut_to_size(broker: Clus
     assert all(len(a["error"]) < 1100 for a in letter.attempts)
     assert letter.args[0] == text or letter.args[0].endswith(f"…[truncated, {len(text)} chars]")
     if len(text) > broker.settings.dead_letter_max_chars:
-        with pytest.raises(dead_letters.ReplayRefused, match="cut or escaped"):
-            dead_letters.replay(broker.app, letter.id)
+        with pytest.raises(ReplayRefused, match="cut or escaped"):
+            replay(broker.app, letter.id)
 
 
 def test_many_quick_retries_keep_their_history_in_the_store_not_in_headers(broker: Cluster) -> None:
@@ -269,7 +270,7 @@ def test_a_replay_that_fails_again_keeps_its_link(broker: Cluster) -> None:
     first = refuse.delay("no")
     original = one_letter(broker, first.id)
 
-    again = dead_letters.replay(broker.app, original.id)
+    again = replay(broker.app, original.id).task_id
 
     replayed = wait_for(lambda: [d for d in letters(broker) if d.task_id == again], 20, "the replay's dead letter")
     assert replayed[0].replay_of == original.id and replayed[0].reason == "permanent"
