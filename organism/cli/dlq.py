@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from organism.audit.details import replay_detail
+from organism.cli.audit import audited_command
 from organism.cli.context import app_or_exit, services_or_exit
 from organism.failures import dead_letters
 from organism.failures.replay import Arguments, ReplayRefused
@@ -107,9 +109,13 @@ def replay(letter_id: int | None, everything: bool, skill: str | None, since: da
     ids = [letter_id] if letter_id is not None else [
         letter.id for letter in dead_letters.find(app.settings.database, skill=skill, since=since)]
     refused = 0
+    shown = {"args": arguments.args, "kwargs": arguments.kwargs} if arguments else None
     for one in ids:
         try:
-            click.echo(str(replay_letter(app, one, force=force, arguments=arguments)))
+            with audited_command(app.settings, action="dlq.replay", target=f"dead-letter {one}",
+                                 detail=replay_detail(app.settings.database, one, force=force, edited=shown)) as entry:
+                entry.outcome_detail = done = str(replay_letter(app, one, force=force, arguments=arguments))
+            click.echo(done)
         except ReplayRefused as error:
             refused += 1
             click.echo(f"not replayed: {error}", err=True)
@@ -126,5 +132,10 @@ def purge(letter_ids: tuple[int, ...], everything: bool) -> None:
     """Mark dead letters purged: they stay on record but are no longer listed or replayable."""
     if not letter_ids and not everything:
         raise click.UsageError("give dead letter IDs, or --all")
-    count = dead_letters.purge(app_or_exit().settings.database, None if everything else list(letter_ids))
+    settings = app_or_exit().settings
+    target = "every dead letter" if everything else "dead-letters " + ", ".join(map(str, letter_ids))
+    with audited_command(settings, action="dlq.purge", target=target,
+                         detail={"all": True} if everything else {"ids": list(letter_ids)}) as entry:
+        count = dead_letters.purge(settings.database, None if everything else list(letter_ids))
+        entry.outcome_detail = f"purged {count}"
     click.echo(f"purged {count} dead letter(s)")

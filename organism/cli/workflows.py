@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from organism.cli.audit import audited_command
 from organism.cli.context import ensure_store, require, services_or_exit, workflows_or_exit
 from organism.settings import Settings
 
@@ -56,7 +57,10 @@ def _launch(name: str, params: dict[str, Any], wait: bool, local_workers: bool, 
     require(check_broker(settings), check_results(settings))
     workers = LocalWorkers(settings) if local_workers else None
     with workers or nullcontext():
-        started = start(app, name, params)  # BrokerUnavailable is reported by services_or_exit
+        with audited_command(settings, action="workflow.start", target=name, detail={"params": params}) as entry:
+            started = start(app, name, params)  # BrokerUnavailable is reported by services_or_exit
+            entry.outcome_detail = (f"started run {started.key} ({started.run_id})" if started.created else
+                                    f"run {started.key} already exists, nothing started")
         if started.created:
             console.print(f"started run [bold]{started.key}[/] ({started.run_id})")
         else:
