@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import Reject
+from celery.exceptions import Ignore, Reject
 from pydantic import TypeAdapter, ValidationError, validate_call
 
 from organism import headers, skill_arguments
@@ -30,8 +30,9 @@ from organism.errors import InvalidArguments, SkillDefinitionError
 from organism.failures import bookkeeping, dead_letters, degrade
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
+from organism.observability.events import NAMED_REQUEST
 from organism.settings import Settings, get_settings
-from organism.workflows import heal, node_writer
+from organism.workflows import heal, node_writer, tracking
 
 # How many retries a call has spent (deferrals spend none). Only the count travels with the message: the history
 # of its attempts is kept in the store, as a header that grew with each retry outgrew RabbitMQ's frame.
@@ -72,6 +73,7 @@ class SkillTask(Task):
     skill: SkillInfo
     typing = True  # Celery checks the call's arity when the message is sent, before it leaves the producer.
     max_retries = None  # Organism keeps its own count: Celery's would count deferrals as attempts.
+    Request = NAMED_REQUEST  # every task event names the skill, for a monitor that missed task-received
 
     @property
     def settings(self) -> Settings:
@@ -86,6 +88,9 @@ class SkillTask(Task):
         # Redeliveries are counted, and a message past the delivery cap dead-lettered, by the worker's main
         # process before the task starts (failures.bad_messages): a message can kill its worker before this runs.
         request = self.request
+        if headers.run_of(request) and tracking.node_cancelled(self.settings.database, request.id):
+            logger.info("%s[%s]: its run was cancelled; not run", self.name, request.id)
+            raise Ignore()
         try:
             with degrade.collecting(self.skill.optional) as degraded:
                 result = degrade.mark(self.run(*args, **kwargs), degraded)

@@ -4,7 +4,9 @@ The run's row is changed first (nodes that had not succeeded become ``cancelled`
 errbacks and heals of the revoked canvas change nothing), then every worker is told to revoke the nodes' tasks:
 a queued one is discarded when a worker takes it, a running one is terminated (``SIGTERM`` to the process running
 it). A revoked task leaves no dead letter (:mod:`organism.failures.bad_messages`). Workers keep revoked ids in
-memory: one that starts after the cancel does not know them, but the run stays cancelled whatever its nodes do.
+memory, one that starts after the cancel does not know them, and the embedded profile's SQL transport carries no
+broadcasts at all: so a skill also looks its node up before it runs, and skips a cancelled one. On the embedded
+profile a node already running finishes its attempt; the run stays cancelled whatever its nodes do.
 """
 
 from __future__ import annotations

@@ -62,6 +62,16 @@ _RUN_SUCCEEDED = update(_runs).where(
 ).values(status=RunStatus.SUCCEEDED.value, finished_at=bindparam("at"))
 
 
+_NODE_CANCELLED = select(_nodes.c.task_id).where(_nodes.c.task_id == bindparam("node"),
+                                                 _nodes.c.status == NodeStatus.CANCELLED.value)
+
+
+def node_cancelled(url: str, task_id: str) -> bool:
+    """Whether node ``task_id`` was cancelled with its run (a worker the revoke did not reach skips it)."""
+    with engine_for(url).connect() as c:
+        return c.execute(_NODE_CANCELLED, {"node": task_id}).first() is not None
+
+
 def node_started(url: str, task_id: str, run_id: str) -> None:
     """Mark the node running and count the attempt; the run is running from its first node on."""
     with logged("start", task_id), engine_for(url).begin() as c:

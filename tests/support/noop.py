@@ -42,6 +42,19 @@ def echo(value: int, label: str = "x") -> dict[str, Any]:
     return {"value": value, "label": label, "queue": current_task.request.delivery_info.get("routing_key")}
 
 
+@skill(organ="judgment", name="test.held")
+def held(gate: str, at_most_s: float = 90) -> dict[str, Any]:
+    """Busy until the file ``gate`` exists (the test creates it when it is done with the call), at most
+    ``at_most_s``; says whether it was let go."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + at_most_s
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"released": Path(gate).exists()}
+
+
 def sync_like(name: str, build: Callable[[RunContext], Plan]) -> Workflow:
     """Declare a workflow with the Daily Sync's parameters, run key and shape, over the skills ``build`` picks."""
     return declare(Workflow(name=name, params=DailySyncParams, key=DAILY_SYNC.key, build=build))
@@ -66,6 +79,7 @@ where = {organ: skill(organ=organ, name=f"test.where_{organ}")(_where)
 
 GATE = "redis://127.0.0.1:6379/10"
 FAIL_SYNC = "gated-sync"
+ALL_GATED_SYNC = "all-gated-sync"  # its four scans fail while the gate is closed
 HANG_SYNC = "hanging-sync"
 
 
@@ -95,10 +109,16 @@ def build_gated(ctx: RunContext) -> Plan:
     return shape(ctx, scans, join, {"eval.a": judge, "eval.b": judge}, keep)
 
 
+def build_all_gated(ctx: RunContext) -> Plan:
+    scans = {f"q{i}.gated": gated_scan for i in range(1, 5)}
+    return shape(ctx, scans, join, {"eval.a": judge, "eval.b": judge}, keep)
+
+
 def build_hanging(ctx: RunContext) -> Plan:
     scans = {"q1.slow": slow_scan, "q2.scan": scan, "q3.scan": scan, "q4.scan": scan}
     return shape(ctx, scans, join, {"eval.a": judge, "eval.b": judge}, keep)
 
 
 sync_like(FAIL_SYNC, build_gated)
+sync_like(ALL_GATED_SYNC, build_all_gated)
 sync_like(HANG_SYNC, build_hanging)

@@ -75,11 +75,11 @@ def profile_env(profile: str, data_dir: Path) -> dict[str, str]:
 
 
 def finished_run(database_url: str, run_id: str, timeout_s: float = 60):  # type: ignore[no-untyped-def]
-    """The run once it has succeeded or failed."""
+    """The run once it has succeeded, failed or been cancelled."""
     from organism.workflows.queries import find_run
 
     def done():  # type: ignore[no-untyped-def]
         run = find_run(database_url, run_id)
-        return run if run is not None and run.status in ("succeeded", "failed") else None
+        return run if run is not None and run.status in ("succeeded", "failed", "cancelled") else None
 
     return wait_for(done, timeout_s, f"run {run_id} to finish")
