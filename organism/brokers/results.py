@@ -9,14 +9,19 @@ the result serializer (JSON) cannot read was written by something else: reading 
 
 The app names the backend classes in its ``result_backend`` URL (``class path+URL``, which Celery accepts):
 :func:`backend_url` for Redis, ``embedded.result_backend_url`` for the embedded profile's SQLite backend.
+
+A process that publishes a canvas and does not wait for it (the CLI, the console, the watchdog) publishes it
+inside :func:`not_waiting`: see there why.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from celery import states
+from celery import Celery, states
 from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from celery.exceptions import BackendGetMetaError
 from kombu.exceptions import DecodeError
@@ -96,3 +101,27 @@ class RedisBackend(SafeResults, CeleryRedisBackend):
 def backend_url(url: str) -> str:
     """``redis://`` and ``rediss://`` URLs select :class:`RedisBackend`; any other URL is returned as is."""
     return f"{REDIS_BACKEND}+{url}" if url.startswith(("redis://", "rediss://")) else url
+
+
+@contextmanager
+def not_waiting(app: Celery) -> Iterator[None]:
+    """Around the publishing of a canvas this process will not wait for: the results it began waiting for, let go.
+
+    Celery's Redis backend subscribes the publisher to each task's result channel, and a chord's header keeps
+    its members' results in the backend's table of pending results (strongly held) until they arrive, which
+    they never do in a process that does not read them. So they lived until the interpreter shut down, and their
+    ``__del__`` then unsubscribed with half the interpreter gone: ``organism sync --wait`` and ``runs resume``
+    ended with ``Exception ignored in AsyncResult.__del__ ... ImportError``; a console kept a few subscriptions
+    for every run it started. Here each result added meanwhile is removed the way ``__del__`` would remove it,
+    while everything still works. Results other code was already waiting for are left alone. Backends that
+    wait by polling (the embedded profile's) keep no such table: nothing to do.
+    """
+    pending = getattr(app.backend, "_pending_results", None)  # celery.backends.asynchronous.AsyncBackendMixin
+    before = {task_id for table in pending for task_id in table} if pending is not None else set()
+    try:
+        yield
+    finally:
+        for table in pending or ():
+            for task_id in [task_id for task_id in table if task_id not in before]:
+                for result in list(table.get(task_id, {}).values()):
+                    app.backend.remove_pending_result(result)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from organism.brokers.results import not_waiting
 from organism.errors import OrganismError
 from organism.failures.outages import unreachable
 from organism.settings import Settings, masked
@@ -125,7 +126,8 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
         return _existing(url, key)
     assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        plan.signature.apply_async()
+        with not_waiting(app):
+            plan.signature.apply_async()
     except unreachable(app) as error:
         with session(url) as s:
             s.execute(delete(Run).where(Run.id == run["id"]))
@@ -203,7 +205,8 @@ def send(app: Celery, run_id: str, canvas: Signature) -> None:
         BrokerUnavailable: the canvas was not published.
     """
     try:
-        canvas.apply_async()
+        with not_waiting(app):
+            canvas.apply_async()
     except unreachable(app) as error:
         why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"
         with session(app.settings.database) as s:
