@@ -22,7 +22,7 @@ from organism.store.models import OPEN_RUNS, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows.start import note
 
 CANCELLED = "cancelled"  # the event it leaves in the run's history
-_CANCELLABLE = (*OPEN_RUNS, RunStatus.FAILED.value)  # a failed run may still have replays or retries queued
+CANCELLABLE = (*OPEN_RUNS, RunStatus.FAILED.value)  # a failed run may still have replays or retries queued
 
 
 class CannotCancel(OrganismError):
@@ -49,7 +49,7 @@ def cancel(app: Celery, ref: str, by: str) -> Cancelled:
         run = s.scalar(select(Run).where((Run.id == ref) | (Run.key == ref)).with_for_update())
         if run is None:
             raise CannotCancel(f"no run {ref!r}; `organism runs` lists them")
-        if run.status not in _CANCELLABLE:
+        if run.status not in CANCELLABLE:
             raise CannotCancel(f"run {run.key} is {run.status}; only a pending, running or failed run can be "
                                "cancelled")
         unfinished = [n for n in run.nodes if n.status != NodeStatus.SUCCEEDED.value]
