@@ -27,9 +27,8 @@ from organism.headers import NODE_HEADER, RUN_HEADER
 from organism.store import session
 from organism.store.db import rowcount
 from organism.store.models import DeadLetter, DeadLetterStatus, Node, NodeStatus, Run, RunStatus, utcnow
+from organism.workflows.heal import REPLAYED
 from organism.workflows.start import note
-
-REPLAYED = "replayed"  # the event a replay leaves in its run's history
 
 
 class ReplayRefused(OrganismError):

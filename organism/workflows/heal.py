@@ -12,19 +12,36 @@ from __future__ import annotations
 import logging
 
 from celery import Celery, Signature
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from organism.store import session
-from organism.store.models import NodeStatus, Run, RunStatus, utcnow
+from organism.store.models import Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows.start import BrokerUnavailable, InvalidParameters, note, reopen, send
 
 HEALED = "healed"  # the event a healed run leaves in its history
+REPLAYED = "replayed"  # the event a replay into a run leaves in its history (organism.failures.replay)
 logger = logging.getLogger(__name__)
 _UNSETTLED = (NodeStatus.FAILED.value, NodeStatus.RUNNING.value, NodeStatus.RETRYING.value)
 
 
 def replayed_node_succeeded(app: Celery, run_id: str, node: str) -> None:
     """Go on with failed run ``run_id`` if the replayed ``node`` was the last of its nodes to settle."""
+    heal(app, run_id, f"{node} succeeded on replay")
+
+
+def unhealed(app: Celery) -> None:
+    """Heal the failed runs whose last event is a replay and none of whose nodes is failed or at work: the worker
+    of the replay that settled the last node died before it could (the watchdog calls this every round)."""
+    settled = ~exists().where(Node.run_id == Run.id, Node.status.in_((*_UNSETTLED, NodeStatus.CANCELLED.value)))
+    with session(app.settings.database) as s:
+        found = s.execute(select(Run.id, Run.history).where(Run.status == RunStatus.FAILED.value, settled)).all()
+    for run_id, history in found:
+        if history and history[-1]["event"] == REPLAYED:
+            heal(app, run_id, "its replayed nodes succeeded (healed by the watchdog)")
+
+
+def heal(app: Celery, run_id: str, why: str) -> None:
+    """Go on with failed run ``run_id`` (``why``: what settled it) if none of its nodes is failed or at work."""
     canvas: Signature | None = None
     with session(app.settings.database) as s:
         run = s.scalar(select(Run).where(Run.id == run_id).with_for_update())
@@ -32,20 +49,20 @@ def replayed_node_succeeded(app: Celery, run_id: str, node: str) -> None:
             return
         unsettled = [n.name for n in run.nodes if n.status in _UNSETTLED]
         if unsettled:
-            logger.info("run %s: %s succeeded on replay; still to go: %s", run.key, node, ", ".join(unsettled))
+            logger.info("run %s: %s; still to go: %s", run.key, why, ", ".join(unsettled))
             return
         if all(n.status == NodeStatus.SUCCEEDED.value for n in run.nodes):
             run.status, run.error, run.finished_at = RunStatus.SUCCEEDED.value, None, utcnow()
-            note(run, HEALED, f"{node} succeeded on replay; every node has succeeded")
+            note(run, HEALED, f"{why}; every node has succeeded")
             return
         try:
-            canvas = reopen(app, s, run, HEALED, f"{node} succeeded on replay; no node is failed any more")
+            canvas = reopen(app, s, run, HEALED, f"{why}; no node is failed any more")
         except InvalidParameters as error:
-            note(run, HEALED, f"{node} succeeded on replay, but the run cannot go on: {error}")
+            note(run, HEALED, f"{why}, but the run cannot go on: {error}")
             return
         key = run.key
     if canvas is not None:
-        logger.info("run %s healed by replay: going on after %s", key, node)
+        logger.info("run %s healed: %s", key, why)
         try:
             send(app, run_id, canvas)
         except BrokerUnavailable as error:

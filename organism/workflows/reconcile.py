@@ -18,7 +18,7 @@ from sqlalchemy import exists, select
 from organism.settings import Settings
 from organism.store import session
 from organism.store.models import OPEN_RUNS, Node, NodeStatus, Run, RunStatus, utcnow
-from organism.workflows import tracking
+from organism.workflows import heal, tracking
 from organism.workflows.queries import backend_success, by_phase
 from organism.workflows.start import WATCHDOG_FAILED, WATCHDOG_RESUMED, BrokerUnavailable, note, relaunch, send
 
@@ -106,6 +106,7 @@ def watchdog() -> list[str]:
     worker can take a node's bookkeeping with it, and a result backend restarted without persistence forgets
     its chords."""
     failed = settle(current_app)
+    heal.unhealed(current_app)
     if failed:
         logger.warning("watchdog failed overdue runs: %s", ", ".join(failed))
     return failed

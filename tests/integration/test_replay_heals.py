@@ -12,9 +12,10 @@ from sqlalchemy import update
 from organism.failures import dead_letters
 from organism.failures.replay import Arguments, ReplayRefused, replay
 from organism.store import session
-from organism.store.models import DeadLetter
+from organism.store.models import DeadLetter, Node, Run
 from organism.workflows.cancel import cancel
 from organism.workflows.queries import NOT_RUN, find_run, node_status
+from organism.workflows.reconcile import watchdog
 from organism.workflows.start import resume, start
 from tests.conftest import Cluster
 from tests.integration.test_cli import organism
@@ -161,3 +162,23 @@ def _status(cluster: Cluster, run_id: str, name: str) -> str | None:
 def _task(cluster: Cluster, run_id: str, name: str) -> str:
     run = find_run(cluster.settings.database, run_id)
     return next(n.task_id for n in run.nodes if n.name == name)
+
+
+def test_the_watchdog_heals_a_run_whose_replay_worker_died_before_healing_it(cluster: Cluster) -> None:
+    """A worker killed between writing its replayed node's success and healing the run leaves the run failed
+    with nothing failed; the watchdog's next round goes on with it."""
+    run, [letter] = _failed_scans(cluster, FAIL_SYNC, date(2026, 3, 5), failing=1)
+    done = replay(cluster.app, letter.id)
+    healed = wait_for(lambda: (r := find_run(cluster.settings.database, run.id)) and r.status == "succeeded" and r,
+                      40, "the run to heal")
+    with session(cluster.settings.database) as s:  # back to the moment the worker died
+        s.execute(update(Run).where(Run.id == run.id).values(status="failed", history=[
+            *healed.history[:-1]]))
+        s.execute(update(Node).where(Node.run_id == run.id, Node.phase > 0).values(status="pending", result=None))
+    assert find_run(cluster.settings.database, run.id).history[-1]["event"] == "replayed", done
+
+    watchdog.delay()
+
+    again = wait_for(lambda: (r := find_run(cluster.settings.database, run.id)) and r.status == "succeeded" and r,
+                     40, "the watchdog to heal the run")
+    assert again.history[-1]["event"] == "healed" and "healed by the watchdog" in again.history[-1]["detail"]
