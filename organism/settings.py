@@ -41,9 +41,14 @@ PREFIX = "ORGANISM_"
 # be silently ignored.
 OTHER_VARIABLES = frozenset({
     "ORGANISM_CONFIG_FILE",
-    "ORGANISM_BIND", "ORGANISM_FLOWER_URL", "ORGANISM_OPERATOR_PASSWORD", "ORGANISM_POSTGRES_PASSWORD",
-    "ORGANISM_RABBITMQ_PASSWORD", "ORGANISM_SCRAPE_TOKEN",
+    "ORGANISM_BIND", "ORGANISM_FLOWER_URL", "ORGANISM_POSTGRES_PASSWORD", "ORGANISM_RABBITMQ_PASSWORD",
+    "ORGANISM_SCRAPE_TOKEN",
 })
+# Names that were settings once, with what replaced them: naming one says so rather than only "no such setting".
+_NAMED_ACCOUNTS = ("the one shared operator password is gone: unset it and create named accounts with "
+                   "`organism operators add NAME --role operator`")
+RETIRED = {"ORGANISM_OBSERVABILITY__USERNAME": _NAMED_ACCOUNTS, "ORGANISM_OBSERVABILITY__PASSWORD": _NAMED_ACCOUNTS,
+           "ORGANISM_OPERATOR_PASSWORD": _NAMED_ACCOUNTS}
 
 
 class Profile(enum.StrEnum):
@@ -339,7 +344,10 @@ def _toml_key(variable: str) -> str:
 
 
 def _did_you_mean(variable: str, spelt: Callable[[str], str] = str) -> str:
-    """"; did you mean X?" naming the setting ``variable`` looks most like (as ``spelt`` writes it), if any."""
+    """"; did you mean X?" naming the setting ``variable`` looks most like (as ``spelt`` writes it), if any, or
+    what replaced it if it is :data:`RETIRED`."""
+    if variable in RETIRED:
+        return f"; {RETIRED[variable]}"
     # Compared without the prefix all names share, and also by a group field's own name, which is what a
     # variable that forgot its group looks like (FLOWER_PORT for OBSERVABILITY__FLOWER_PORT).
     by_key: dict[str, str] = {}

@@ -1,8 +1,8 @@
-"""Who may read: the operator's HTTP basic credentials (``ORGANISM_OBSERVABILITY__USERNAME/PASSWORD``), and for
+"""Who may read without a session: a named operator's HTTP basic credentials (organism/operators.py), and for
 ``/metrics`` also Prometheus' bearer token (``ORGANISM_OBSERVABILITY__SCRAPE_TOKEN``).
 
-One check serves the console and the metrics exporter; Flower is given the same pair (ops_cli.py). Secrets are
-compared with :func:`hmac.compare_digest`, in constant time.
+Scripts and Prometheus use these; browsers sign in to the console and Flower with a form and a signed session.
+The scrape token is compared with :func:`hmac.compare_digest`, in constant time.
 """
 
 from __future__ import annotations
@@ -11,36 +11,38 @@ import base64
 import binascii
 import hmac
 
+from organism import operators
 from organism.observability.settings import ObservabilitySettings
 
 REALM = 'Basic realm="organism", charset="UTF-8"'
 
 
-def authorized(header: str | None, settings: ObservabilitySettings) -> bool:
-    """Whether an ``Authorization`` header carries the operator's credentials (never, without a password)."""
-    if settings.password is None or not header:
-        return False
-    scheme, _, encoded = header.partition(" ")
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """The (name, password) of a ``Basic`` ``Authorization`` header, or None for any other header."""
+    scheme, _, encoded = (header or "").partition(" ")
     if scheme.lower() != "basic":
-        return False
+        return None
     try:
-        given = base64.b64decode(encoded.strip(), validate=True)
+        name, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, ValueError):
-        return False
-    expected = f"{settings.username}:{settings.password.get_secret_value()}".encode()
-    return hmac.compare_digest(given, expected)
+        return None
+    return (name, password) if colon else None
 
 
-def may_scrape(header: str | None, settings: ObservabilitySettings) -> bool:
-    """Whether an ``Authorization`` header may read ``/metrics``: the scrape token (``Bearer``) or the operator."""
+def operator_of(header: str | None, url: str, source: str) -> operators.Account | None:
+    """The operator whose basic credentials ``header`` carries (None while its name must wait, see operators)."""
+    given = basic_credentials(header)
+    if given is None:
+        return None
+    try:
+        return operators.authenticate(url, *given, source=source)
+    except operators.TooManyFailures:
+        return None
+
+
+def may_scrape(header: str | None, settings: ObservabilitySettings, url: str, source: str) -> bool:
+    """Whether an ``Authorization`` header may read ``/metrics``: the scrape token (``Bearer``) or an operator."""
     scheme, _, token = (header or "").partition(" ")
     if settings.scrape_token is not None and scheme.lower() == "bearer":
         return hmac.compare_digest(token.strip().encode(), settings.scrape_token.get_secret_value().encode())
-    return authorized(header, settings)
-
-
-def flower_credentials(settings: ObservabilitySettings) -> str | None:
-    """The ``user:password`` Flower's ``--basic-auth`` expects, or None without a password."""
-    if settings.password is None:
-        return None
-    return f"{settings.username}:{settings.password.get_secret_value()}"
+    return operator_of(header, url, source) is not None

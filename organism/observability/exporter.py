@@ -3,7 +3,7 @@
 Run one per host that runs workers: it reads that host's multiprocess folder (a shared volume serves several
 containers). The cluster-wide part (broker, store) is the same from every exporter; scrape it from one, or
 aggregate with ``max by``. Every scrape needs credentials: the scrape token as ``Authorization: Bearer`` (what
-Prometheus sends with ``authorization: {credentials_file: ...}``) or the operator's basic credentials.
+Prometheus sends with ``authorization: {credentials_file: ...}``) or a named operator's basic credentials.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def metrics_app(app: Organism) -> WSGIApp:
     """The exporter for ``app``'s settings: ``/metrics`` (any path, like prometheus_client's own server).
 
-    Without a scrape token or an operator password it refuses every scrape (``organism metrics`` will not start).
+    Without a scrape token or an operator account it refuses every scrape (``organism metrics`` will not start).
     """
     settings = app.settings
     scrape: WSGIApp = make_wsgi_app(registry(app, settings.observability.metrics_path(settings.data_dir)))
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if may_scrape(environ.get("HTTP_AUTHORIZATION"), settings.observability):
+        if may_scrape(environ.get("HTTP_AUTHORIZATION"), settings.observability, settings.database,
+                      environ.get("REMOTE_ADDR", "?")):
             return scrape(environ, start_response)
         start_response("401 Unauthorized", [("WWW-Authenticate", REALM), ("Content-Type", "text/plain")])
         return [b"credentials required\n"]

@@ -26,7 +26,7 @@ from organism.workflows.queries import find_run, report_of
 from organism.workflows.start import STARTED, WATCHDOG_FAILED, WATCHDOG_RESUMED, start
 from tests.conftest import Cluster
 from tests.faults.conftest import Beat
-from tests.observability.servers import AUTH, OPERATOR_ENV, serving
+from tests.observability.servers import AUTH, accounts, serving
 from tests.support.services import ROOT, finished_run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -98,7 +98,7 @@ def test_a_run_whose_chord_state_was_lost_is_resumed_once_and_completes(
 
     shown = organism("runs", "show", run_id, env=faults.env)
     assert f"{WATCHDOG_RESUMED}: perception had finished and synthesis had not started" in shown
-    with serving("console", faults.env | OPERATOR_ENV, tmp_path / "console.log", probe="/healthz") as console:
+    with serving("console", accounts(faults.env), tmp_path / "console.log", probe="/healthz") as console:
         page = console.get(f"/runs/{run_id}", auth=AUTH)
     assert page.status_code == 200
     assert 'id="history"' in page.text and WATCHDOG_RESUMED in page.text

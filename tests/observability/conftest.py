@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import Cluster
-from tests.observability.servers import AUTH, OPERATOR_ENV, Server, serving
+from tests.observability.servers import Server, accounts, serving, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,15 +32,16 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def console(production: Cluster, tmp_path: Path) -> Iterator[Server]:
-    env = production.env | OPERATOR_ENV | {"ORGANISM_OBSERVABILITY__FLOWER_URL": FLOWER_URL}
+    env = accounts(production.env) | {"ORGANISM_OBSERVABILITY__FLOWER_URL": FLOWER_URL}
     with serving("console", env, tmp_path / "console.log", probe="/healthz") as server:
         yield server
 
 
 @pytest.fixture
 def page(browser: Browser, console: Server) -> Iterator[Page]:
-    """A page of a browser context that sends the operator's credentials."""
-    context = browser.new_context(http_credentials={"username": AUTH[0], "password": AUTH[1]},
-                                  viewport={"width": 1280, "height": 860}, base_url=console.url)
-    yield context.new_page()
+    """A page of a browser context signed in to the console as the tests' operator (servers.USER)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=console.url)
+    signed_in = context.new_page()
+    sign_in(signed_in)
+    yield signed_in
     context.close()

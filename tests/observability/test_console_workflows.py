@@ -14,7 +14,7 @@ from sqlalchemy import select
 from organism.store import session
 from organism.store.models import Run
 from tests.conftest import Cluster
-from tests.observability.servers import AUTH, USER, Server
+from tests.observability.servers import USER, Server, sign_in
 from tests.support.noop import NOOP_SYNC
 
 pytestmark = pytest.mark.integration
@@ -96,10 +96,10 @@ def test_an_unknown_workflow_is_a_404_naming_the_known_ones(production: Cluster,
 
 def test_the_start_form_and_the_run_page_fit_a_phone(production: Cluster, browser: Browser, console: Server,
                                                      artifacts: Path) -> None:
-    context = browser.new_context(http_credentials={"username": AUTH[0], "password": AUTH[1]},
-                                  viewport={"width": 390, "height": 844}, base_url=console.url)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=console.url)
     phone = context.new_page()
     try:
+        sign_in(phone)
         phone.goto(f"/workflows/{NOOP_SYNC}")
         assert _start(phone, date="2026-04-04") == 302
         expect(phone.locator("h1 .badge")).to_have_text("succeeded", timeout=RUN_FINISHES_MS)

@@ -1,5 +1,6 @@
 """`organism flower` against live workers: its REST API lists them and a run's tasks; every route that serves
-data, `/metrics` included, refuses anonymous access; nothing is kept on disk."""
+data, `/metrics` included, refuses anonymous access; operators sign in with their console accounts and viewers
+only read; nothing is kept on disk."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 import tornado.web
 from flower import urls
+from playwright.sync_api import Browser, expect
 
+from organism import store
 from organism.workflows.start import start
 from tests.conftest import Cluster
-from tests.observability.servers import AUTH, OPERATOR_ENV, serving
+from tests.observability.servers import AUTH, USER, VIEWER, VIEWER_AUTH, accounts, serving
 from tests.support.noop import NOOP_SYNC, echo
 from tests.support.services import ROOT, finished_run, wait_for
 
@@ -21,12 +25,11 @@ pytestmark = pytest.mark.integration
 
 def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_access(
         production: Cluster, tmp_path: Path) -> None:
-    with serving("flower", production.env | OPERATOR_ENV, tmp_path / "flower.log") as flower:
-        assert flower.get("/api/workers").status_code == 401
-        assert flower.get("/api/tasks").status_code == 401
-        assert flower.get("/").status_code == 401
-        assert flower.get("/api/workers", auth=(AUTH[0], "wrong")).status_code == 401
-        assert flower.get("/metrics").status_code == flower.get("/metrics", auth=(AUTH[0], "wrong")).status_code == 401
+    with serving("flower", accounts(production.env), tmp_path / "flower.log") as flower:
+        for path in ("/api/workers", "/api/tasks", "/", "/metrics"):
+            assert _refused("get", flower.get(path, allow_redirects=False)), path
+        assert flower.get("/api/workers", auth=(AUTH[0], "wrong-password")).status_code == 401
+        assert flower.get("/metrics", auth=(AUTH[0], "wrong-password")).status_code == 401
 
         workers = wait_for(lambda: (found := flower.get("/api/workers", params={"refresh": 1}, auth=AUTH).json())
                            and len(found) >= 4 and found, 20, "Flower to list the four organ workers")
@@ -54,8 +57,15 @@ def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_a
     assert not list(production.settings.data_dir.glob("flower*")) and not list(ROOT.glob("flower*"))
 
 
-# Routes that serve no data: the probe (answers "OK"), Flower's own JavaScript and CSS, the login (a 404 without
-# OAuth) and logged-out pages, and the catch-all 404.
+def _refused(method: str, answer: requests.Response) -> bool:
+    """An anonymous request turned away: a page or API read is sent to the log-in form, anything else forbidden."""
+    if method == "get":
+        return answer.status_code == 302 and answer.headers["Location"].startswith("/login?next=")
+    return answer.status_code == 403
+
+
+# Routes that serve no data: the probe (answers "OK"), Flower's own JavaScript and CSS, the log-in form and
+# logged-out pages, and the catch-all 404.
 OPEN_ROUTES = {"/healthcheck", "/static/(.*)", "/login/?", "/logout", ".*"}
 
 
@@ -75,18 +85,56 @@ def test_every_flower_route_that_serves_data_refuses_anonymous_access(production
     assert len(routes) >= 25 and "/metrics" in {pattern for pattern, _, _ in routes}
     assert all(methods for _, _, methods in routes), "a route whose methods the test cannot see"
 
-    with serving("flower", production.env | OPERATOR_ENV, tmp_path / "flower.log", probe="/healthcheck") as flower:
-        answers = {(method, path): flower.get(path) if method == "get" else flower.post(path)
+    with serving("flower", accounts(production.env), tmp_path / "flower.log", probe="/healthcheck") as flower:
+        answers = {(method, path): flower.get(path, allow_redirects=False) if method == "get" else flower.post(path)
                    for _, path, methods in routes for method in methods}
         assert flower.get("/healthcheck").text == "OK"
 
-    assert {key: answer.status_code for key, answer in answers.items() if answer.status_code != 401} == {}
+    assert {key: answer.status_code for key, answer in answers.items() if not _refused(key[0], answer)} == {}
 
 
-def test_flower_will_not_start_without_credentials(production: Cluster) -> None:
-    from tests.integration.test_cli import organism
+def test_an_operator_signs_in_to_flower_with_the_console_account_and_a_viewer_only_reads(
+        production: Cluster, browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    with serving("flower", accounts(production.env), tmp_path / "flower.log", probe="/healthcheck") as flower:
+        try:
+            page.goto(flower.url + "/workers")
+            expect(page).to_have_url(re.compile(r"/login\?next=%2Fworkers$"))
+            page.fill("#login input[name=name]", USER)
+            page.fill("#login input[name=password]", "not-the-password")
+            page.click("#login button[type=submit]")
+            expect(page.locator("#login-error")).to_have_text("wrong name or password")
+            page.fill("#login input[name=password]", AUTH[1])
+            page.click("#login button[type=submit]")
+            expect(page).to_have_url(flower.url + "/workers")
+            expect(page.locator(f"a[aria-label='Log out {USER}']")).to_have_count(1)
+            page.goto(flower.url + "/logout")
+            expect(page.locator("body")).to_contain_text("You have been logged out")
+            page.goto(flower.url + "/workers")
+            expect(page).to_have_url(re.compile(r"/login\?next=%2Fworkers$"))
+        finally:
+            context.close()
+        revoke = "/api/task/revoke/00000000-0000-0000-0000-000000000000"
+        as_viewer, as_operator = flower.post(revoke, auth=VIEWER_AUTH), flower.post(revoke, auth=AUTH)
+        read = flower.get("/api/workers", auth=VIEWER_AUTH)
 
-    done = organism("flower", env=production.env)
+    assert as_viewer.status_code == 403 and f"{VIEWER} is a viewer" in as_viewer.text
+    assert as_operator.status_code == 200 and read.status_code == 200
+    log = (tmp_path / "flower.log").read_text()
+    assert f"failed log-in as '{USER}' from 127.0.0.1: wrong password" in log and "not-the-password" not in log
 
-    assert done.returncode == 1
-    assert "set ORGANISM_OBSERVABILITY__PASSWORD" in done.stderr and "Traceback" not in done.stderr
+
+def test_flower_without_any_account_lets_no_one_in_and_says_how_to_make_one(production: Cluster,
+                                                                           tmp_path: Path) -> None:
+    empty = f"sqlite:///{tmp_path / 'no-accounts.sqlite'}"
+    store.migrate(empty)
+    env = production.env | {"ORGANISM_DATABASE_URL": empty}
+
+    with serving("flower", env, tmp_path / "flower.log", probe="/healthcheck") as flower:
+        page = flower.get("/", allow_redirects=False)
+        script = flower.get("/api/workers", auth=AUTH)
+
+    assert _refused("get", page) and script.status_code == 401
+    assert "flower: no operator account yet, so no one can sign in: `organism operators add NAME --role operator`" \
+        in (tmp_path / "flower.log").read_text()

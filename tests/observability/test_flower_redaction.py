@@ -9,7 +9,7 @@ import pytest
 
 from organism.errors import PermanentError
 from tests.conftest import Cluster
-from tests.observability.servers import AUTH, OPERATOR_ENV, serving
+from tests.observability.servers import AUTH, accounts, serving
 from tests.support.credentials import connect
 from tests.support.noop import echo
 from tests.support.services import wait_for
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_flower_shows_arguments_results_and_errors_without_their_secrets(production: Cluster, tmp_path: Path) -> None:
     password, api_key = f"pw-{uuid.uuid4().hex[:12]}", f"key-{uuid.uuid4().hex[:12]}"
     url = f"redis://:{password}@cache.example:6379/0"
-    with serving("flower", production.env | OPERATOR_ENV, tmp_path / "flower.log") as flower:
+    with serving("flower", accounts(production.env), tmp_path / "flower.log") as flower:
         def info(task_id: str) -> dict[str, object] | None:
             found = flower.get(f"/api/task/info/{task_id}", auth=AUTH)
             return found.json() if found.status_code == 200 else None

@@ -1,6 +1,6 @@
 """`organism metrics` after a Daily Sync, a dead letter and some model calls: the scrape parses with Prometheus'
 own text parser, and its counters and queue depths move by exactly what the test did. Every scrape needs the
-scrape token or the operator's credentials, and the exporter will not start with neither configured."""
+scrape token or an operator account's credentials, and the exporter will not start with neither."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete
 
+from organism import store
 from organism.errors import Deferred
 from organism.gateway import ledger
 from organism.gateway.endpoint import Endpoints
@@ -22,9 +23,9 @@ from organism.gateway.provider import ChatResult, Usage
 from organism.gateway.semaphore import Semaphore
 from organism.store import session
 from organism.workflows.start import start
-from tests.conftest import Cluster
+from tests.conftest import Cluster, make_settings
 from tests.integration.test_cli import organism
-from tests.observability.servers import AUTH, OPERATOR_ENV, Server, basic, free_port, serving
+from tests.observability.servers import AUTH, Server, accounts, basic, free_port, serving
 from tests.support.faulty import refuse
 from tests.support.noop import NOOP_SYNC
 from tests.support.services import finished_run, profile_env, wait_for
@@ -49,7 +50,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def exporter(production: Cluster, tmp_path: Path) -> Iterator[Server]:
-    env = production.env | OPERATOR_ENV | {"ORGANISM_OBSERVABILITY__SCRAPE_TOKEN": SCRAPE_TOKEN}
+    env = accounts(production.env) | {"ORGANISM_OBSERVABILITY__SCRAPE_TOKEN": SCRAPE_TOKEN}
     with serving("metrics", env, tmp_path / "metrics.log", probe="/metrics") as server:
         yield server
 
@@ -67,13 +68,16 @@ def test_a_scrape_needs_the_scrape_token_or_the_operator(exporter: Server) -> No
         assert allowed.status_code == 200 and "organism_queue_messages" in allowed.text
 
 
-def test_the_exporter_will_not_start_without_a_scrape_token_or_a_password(tmp_path: Path) -> None:
-    done = organism("metrics", "--port", str(free_port()), env=profile_env("embedded", tmp_path), timeout_s=30)
+def test_the_exporter_will_not_start_without_a_scrape_token_or_an_account(tmp_path: Path) -> None:
+    env = profile_env("embedded", tmp_path)
+    store.migrate(make_settings(env).database)  # a store that is known to hold no account
+
+    done = organism("metrics", "--port", str(free_port()), env=env, timeout_s=30)
 
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["Error: no one could scrape /metrics: set "
                                                 "ORGANISM_OBSERVABILITY__SCRAPE_TOKEN (Prometheus sends it as a "
-                                                "bearer token) or ORGANISM_OBSERVABILITY__PASSWORD"]
+                                                "bearer token) or create an account with `organism operators add`"]
 
 
 def _model_calls(url: str, skill: str, count: int) -> None:

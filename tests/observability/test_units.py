@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from pydantic import SecretStr
-
 from organism.console.charts import bars
 from organism.console.dag import BOX_W, layout
 from organism.errors import Deferred
 from organism.observability import hooks
-from organism.observability.auth import authorized
+from organism.observability.auth import basic_credentials
 from organism.observability.broker import BacklogClock
 from organism.observability.instruments import Outcome
 from organism.observability.logs import OUTCOME_LOGGER, JsonFormatter, OutcomeLine, configure, log_outcome
@@ -86,13 +85,12 @@ def test_worker_handlers_scrub_secrets_from_messages_and_tracebacks() -> None:
     assert "RuntimeError: api_key=***" in document["exception"] and "sk-live" not in written.getvalue()
 
 
-def test_credentials_match_only_the_configured_operator() -> None:
-    settings = ObservabilitySettings(username="operator", password=SecretStr("s3cret-pass"))
-
-    assert authorized(basic(), settings)
-    assert not authorized(basic(password="nope"), settings)
-    assert not authorized("Bearer s3cret-pass", settings) and not authorized("Basic %%%", settings)
-    assert not authorized(basic(), ObservabilitySettings(username="operator"))
+def test_basic_credentials_are_read_from_a_basic_header_only() -> None:
+    assert basic_credentials(basic("alice", "pass:with:colons")) == ("alice", "pass:with:colons")
+    assert basic_credentials(basic("alice", "")) == ("alice", "")
+    assert basic_credentials("Bearer s3cret-pass") is None and basic_credentials("Basic %%%") is None
+    assert basic_credentials("Basic " + base64.b64encode(b"no colon").decode()) is None
+    assert basic_credentials(None) is None and basic_credentials("") is None
 
 
 def test_outcomes_and_the_time_a_message_could_first_start() -> None:
