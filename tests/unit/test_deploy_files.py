@@ -27,8 +27,7 @@ def test_procfile_has_a_worker_per_organ_and_exactly_one_beat() -> None:
 
 
 # Every secret the compose file needs, as a deployer would set them; the values show where each one lands.
-SECRETS = {"ORGANISM_RABBITMQ_PASSWORD": "rabbit-s3cret", "ORGANISM_POSTGRES_PASSWORD": "pg-s3cret",
-           "ORGANISM_OPERATOR_PASSWORD": "operator-s3cret"}
+SECRETS = {"ORGANISM_RABBITMQ_PASSWORD": "rabbit-s3cret", "ORGANISM_POSTGRES_PASSWORD": "pg-s3cret"}
 WELL_KNOWN_DEFAULTS = ("guest", "changeme", "change-me", "organism:organism", "admin", "hunter2")
 
 

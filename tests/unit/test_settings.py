@@ -139,7 +139,7 @@ def test_every_kind_of_variable_organism_reads_is_accepted(environ: pytest.Monke
     path.write_text('[gateway]\nmodel = "m"\n')
     for name, value in {"ORGANISM_CONFIG_FILE": str(path), "ORGANISM_PROFILE": "production",
                         "ORGANISM_WORKER_CONCURRENCY__JUDGMENT": "3", "ORGANISM_GATEWAY__MAX_CONCURRENCY": "4",
-                        "ORGANISM_OPERATOR_PASSWORD": "for docker compose", "organism_timezone": "UTC"}.items():
+                        "ORGANISM_RABBITMQ_PASSWORD": "for docker compose", "organism_timezone": "UTC"}.items():
         environ.setenv(name, value)
 
     settings = load()
