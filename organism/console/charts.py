@@ -1,10 +1,14 @@
-"""A bar chart laid out for an SVG: pure arithmetic, so pages need no charting library (and no CDN)."""
+"""A bar chart laid out for an SVG: pure arithmetic, so pages need no charting library (and no CDN).
+
+Across, positions are percentages of the chart's width (``WIDTH`` is 100), so the chart fills its box at any width
+while its text keeps its size; down, they are pixels.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH, HEIGHT, LABEL_H, VALUE_H = 1040, 180, 20, 16
+WIDTH, HEIGHT, LABEL_H, VALUE_H = 100, 180, 20, 16
 
 
 @dataclass(frozen=True)

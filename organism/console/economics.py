@@ -1,6 +1,9 @@
 """Token economics: today and the last 7 days by skill, model and organ, in USD and CNY, a daily chart, and
 what is left of today's budget. Every figure comes from the gateway's ledger (``ledger_totals``), so it is the
 same one ``organism ledger`` prints.
+
+Days are counted in the zone the operator chose (the configured one unless they picked another); the budget's day
+is always the configured zone's, as the gateway counts it.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template
 
-from organism.console.charts import HEIGHT, WIDTH, bars
+from organism.console import zones
+from organism.console.charts import HEIGHT, bars
 from organism.console.context import organism
 from organism.gateway.ledger import Total, day_start, ledger_totals
 
@@ -26,7 +30,7 @@ def _sum(totals: list[Total]) -> Total:
 @economics.get("/tokens")
 def index() -> str:
     settings = organism().settings
-    url, zone = settings.database, settings.zone
+    url, zone = settings.database, zones.chosen()
     today = datetime.now(zone).date()
     days = [today - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
     windows = {"today": day_start(today, zone), f"last {DAYS} days": day_start(days[0], zone)}
@@ -36,7 +40,8 @@ def index() -> str:
     spent_since = [_sum(ledger_totals(url, day_start(day, zone))).cost_usd for day in days] + [0.0]
     daily = [(f"{day:%m-%d}", spent_since[i] - spent_since[i + 1]) for i, day in enumerate(days)]
     budget = settings.gateway.daily_budget_usd
-    left = None if budget is None else max(0.0, budget - totals["today"].cost_usd)
+    budget_day = day_start(datetime.now(settings.zone).date(), settings.zone)
+    left = None if budget is None else max(0.0, budget - _sum(ledger_totals(url, budget_day)).cost_usd)
     return render_template("economics.html", tables=tables, totals=totals, rate=settings.gateway.cny_per_usd,
-                           chart=bars(daily), chart_size=(WIDTH, HEIGHT), budget=budget, left=left,
-                           timezone=settings.timezone)
+                           chart=bars(daily), chart_height=HEIGHT, budget=budget, left=left, zone=zone.key,
+                           budget_zone=settings.timezone)
