@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from organism import operators as accounts
+from organism.cli.audit import audited_command
 from organism.cli.context import ensure_store, services_or_exit, settings_or_exit
 from organism.store.models import OperatorRole
 
@@ -73,7 +74,10 @@ def add(name: str, role: str, from_stdin: bool) -> None:
     url = _store()
     if accounts.get(url, accounts.check_name(name)) is not None:  # before asking for a password
         raise accounts.taken(name)
-    account = accounts.add(url, name, role, _password(from_stdin))
+    password = _password(from_stdin)
+    with audited_command(settings_or_exit(), action="operator.add", target=name, detail={"role": role}) as entry:
+        account = accounts.add(url, name, role, password)
+        entry.outcome_detail = f"added as {account.role.value}"
     click.echo(f"operator {account.name} added as {account.role.value}")
 
 
@@ -95,7 +99,9 @@ def list_() -> None:
 @_one_line
 def remove(name: str) -> None:
     """Delete an account; its sessions end with it."""
-    accounts.remove(_store(), name)
+    url = _store()
+    with audited_command(settings_or_exit(), action="operator.remove", target=name, detail={}):
+        accounts.remove(url, name)
     click.echo(f"operator {name} removed")
 
 
@@ -106,7 +112,9 @@ def remove(name: str) -> None:
 @_one_line
 def role(name: str, role: str) -> None:
     """Give an account another role."""
-    accounts.set_role(_store(), name, role)
+    url = _store()
+    with audited_command(settings_or_exit(), action="operator.role", target=name, detail={"role": role}):
+        accounts.set_role(url, name, role)
     click.echo(f"operator {name} is now {role}")
 
 
@@ -120,5 +128,7 @@ def passwd(name: str, from_stdin: bool) -> None:
     url = _store()
     if accounts.get(url, name) is None:  # before asking for a password
         raise accounts.unknown(name)
-    accounts.set_password(url, name, _password(from_stdin))
+    password = _password(from_stdin)
+    with audited_command(settings_or_exit(), action="operator.passwd", target=name, detail={}):
+        accounts.set_password(url, name, password)
     click.echo(f"password of {name} changed")

@@ -1,5 +1,5 @@
-"""The audit trail as the command line fills and reads it: `organism dlq replay/purge`, `run`, `runs resume`, and
-`organism audit`, `audit verify`, `audit key`."""
+"""The audit trail as the command line fills and reads it: `organism dlq replay/purge`, `run`, `runs resume`,
+`operators ...`, and `organism audit`, `audit verify`, `audit key`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from organism.store.models import AuditEntry
 from tests.conftest import Cluster
 from tests.integration.test_cli import organism
 from tests.integration.test_dlq_cli import _letters
+from tests.observability.servers import operators_cli
 from tests.support.faulty import refuse
 from tests.support.services import ROOT, profile_env
 
@@ -121,3 +122,25 @@ def test_a_configured_key_that_is_missing_refuses_the_action_before_it_is_done(t
     assert f"setting ORGANISM_AUDIT_KEY_FILE: no such file {missing}" in done.stderr
     listed = organism("runs", env=env)
     assert "daily-sync:2026-11-20" not in listed.stdout, "the run was started without being recorded"
+
+
+def test_operator_changes_are_recorded_without_the_password(tmp_path: Path) -> None:
+    env = profile_env("embedded", tmp_path) | {"PYTHONPATH": str(ROOT), "ORGANISM_OPERATOR": "admin"}
+    password = "correct-horse-battery-staple"
+    for args in (("add", "bob", "--role", "viewer", "--password-stdin"), ("role", "bob", "operator"),
+                 ("passwd", "bob", "--password-stdin"), ("remove", "bob")):
+        done = operators_cli(env, *args, stdin=password + "\n")
+        assert done.returncode == 0, done.stderr
+    gone = operators_cli(env, "role", "nobody", "viewer")
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+
+    trail = _trail(f"sqlite:///{tmp_path / 'organism.sqlite'}")
+    assert [(e.who, e.action, e.target, e.detail, e.outcome.partition(":")[0]) for e in trail] == [
+        ("admin", "operator.add", "bob", {"role": "viewer"}, "ok"),
+        ("admin", "operator.role", "bob", {"role": "operator"}, "ok"),
+        ("admin", "operator.passwd", "bob", {}, "ok"),
+        ("admin", "operator.remove", "bob", {}, "ok"),
+        ("admin", "operator.role", "nobody", {"role": "viewer"}, "failed"),
+    ]
+    assert trail[0].outcome == "ok: added as viewer"
+    assert password not in json.dumps([(e.detail, e.outcome) for e in trail])
