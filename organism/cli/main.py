@@ -14,6 +14,7 @@ from rich.table import Table
 
 from organism.cli import workflows as workflow_commands
 from organism.cli.analyze import analyze
+from organism.cli.audit import audit, audited_command
 from organism.cli.context import (
     app_or_exit,
     ensure_store,
@@ -24,6 +25,7 @@ from organism.cli.context import (
 )
 from organism.cli.dlq import dlq
 from organism.cli.gateway import ledger
+from organism.cli.operators import operators
 from organism.cli.ops import console as console_command
 from organism.cli.ops import flower, health, metrics
 
@@ -71,7 +73,7 @@ def runs(ctx: click.Context, limit: int) -> None:
 @services_or_exit
 def runs_show(ref: str) -> None:
     """Show one run (by key or id): its parameters, nodes, history and report."""
-    from organism.workflows.queries import find_run, report_of
+    from organism.workflows.queries import find_run, node_seconds, node_status, report_of
 
     settings = settings_or_exit()
     run = find_run(settings.database, ref)
@@ -80,10 +82,10 @@ def runs_show(ref: str) -> None:
     table = Table("node", "skill", "organ", "status", "attempts", "seconds", "error / degraded",
                   title=f"{run.key}: {run.status}" + (f" — {run.error}" if run.error else ""))
     for n in run.nodes:
-        secs = (n.finished_at - n.started_at).total_seconds() if n.finished_at and n.started_at else None
+        total, last = node_seconds(n)
+        seconds = "" if total is None else f"{total:.2f}" + (f" (last {last:.2f})" if n.attempts > 1 else "")
         notes = n.error or "; ".join(f"without {d['dependency']}: {d['reason']}" for d in n.degraded or [])
-        table.add_row(n.name, n.skill, n.organ, n.status, str(n.attempts), f"{secs:.2f}" if secs is not None else "",
-                      notes)
+        table.add_row(n.name, n.skill, n.organ, node_status(run, n), str(n.attempts), seconds, notes)
     console.print(table)
     for name, value in (run.params or {}).items():
         console.print(f"{name} = {value}", markup=False, highlight=False, soft_wrap=True)
@@ -103,17 +105,38 @@ def runs_show(ref: str) -> None:
 def runs_resume(ref: str, wait: bool, timeout_s: float) -> None:
     """Re-run the nodes of a failed run that did not succeed, reusing the stored results of the others."""
     from organism.cli.doctor import check_broker, check_results
-    from organism.workflows.start import CannotResume, resume
+    from organism.workflows.start import BrokerUnavailable, CannotResume, resume
 
     app = app_or_exit()
     require(check_broker(app.settings), check_results(app.settings))
     try:
-        started = resume(app, ref)
-    except CannotResume as error:
+        with audited_command(app.settings, action="run.resume", target=ref, detail={}) as entry:
+            started = resume(app, ref)
+            entry.outcome_detail = f"resumed run {started.key} ({started.run_id})"
+    except (CannotResume, BrokerUnavailable) as error:
         raise click.ClickException(str(error)) from None
     console.print(f"resumed run [bold]{started.key}[/] ({started.run_id})")
     if wait:
         workflow_commands.follow(app.settings, started.run_id, None, timeout_s)
+
+
+@runs.command("cancel")
+@click.argument("ref")
+@services_or_exit
+def runs_cancel(ref: str) -> None:
+    """Cancel a pending, running or failed run: revoke its unfinished nodes; the run ends cancelled."""
+    from organism.audit import cli_actor
+    from organism.workflows.cancel import CannotCancel, cancel
+
+    app = app_or_exit()
+    who = cli_actor(app.settings).who
+    try:
+        with audited_command(app.settings, action="run.cancel", target=ref, detail={}) as entry:
+            done = cancel(app, ref, by=f"by `organism runs cancel` ({who})")
+            entry.outcome_detail = str(done)
+    except CannotCancel as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(str(done))
 
 
 @main.command()
@@ -190,3 +213,5 @@ main.add_command(flower)
 main.add_command(health)
 main.add_command(ledger)
 main.add_command(analyze)
+main.add_command(audit)
+main.add_command(operators)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from organism.console import formatting, security
+from organism.console import errors, formatting, security, zones
+from organism.console.audit import audit
 from organism.console.cluster import cluster
 from organism.console.context import KEY
 from organism.console.dead_letters import dead_letters
@@ -37,7 +38,9 @@ def create_console(app: Organism) -> Flask:
     console.config.update({KEY: app, "SECRET_KEY": key.get_secret_value() if key else secrets.token_hex(32)})
     security.install(console, settings)
     formatting.install(console)
-    for blueprint in (probes, runs, workflows, dead_letters, economics, cluster):
+    zones.install(console)
+    errors.install(console)
+    for blueprint in (probes, runs, workflows, dead_letters, economics, cluster, audit):
         console.register_blueprint(blueprint)
     console.jinja_env.globals["flower_url"] = settings.flower_url
     return console

@@ -26,10 +26,15 @@ class NodeLike(Protocol):
 class Box:
     name: str
     skill: str
-    status: str
+    status: str  # as the operator reads it (organism.workflows.queries.node_status)
     x: int
     y: int
     seconds: float | None
+
+    @property
+    def css(self) -> str:
+        """The status as a class name: ``not run (upstream failed)`` is ``not-run``."""
+        return self.status.split(" (")[0].replace(" ", "-")
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,11 @@ class Layout:
     box_h: int = BOX_H
 
 
-def layout(nodes: Sequence[NodeLike], seconds: dict[str, float | None]) -> Layout:
-    """Place ``nodes`` (``seconds``: each node's duration by name, if finished)."""
+def layout(nodes: Sequence[NodeLike], seconds: dict[str, float | None],
+           statuses: dict[str, str] | None = None) -> Layout:
+    """Place ``nodes`` (``seconds``: each node's duration by name, if finished; ``statuses``: each node's status as
+    shown, if not its own)."""
+    shown = statuses or {}
     phases: dict[int, list[NodeLike]] = {}
     for node in sorted(nodes, key=lambda n: (n.phase, n.name)):
         phases.setdefault(node.phase, []).append(node)
@@ -63,7 +71,8 @@ def layout(nodes: Sequence[NodeLike], seconds: dict[str, float | None]) -> Layou
         columns.append(Column(members[0].phase_name, x))
         span = len(members) * BOX_H + (len(members) - 1) * GAP_Y
         top = MARGIN + HEADER + (height - 2 * MARGIN - HEADER - span) // 2
-        placed.append([Box(n.name, n.skill, n.status, x, top + i * (BOX_H + GAP_Y), seconds.get(n.name))
+        placed.append([Box(n.name, n.skill, shown.get(n.name, n.status), x, top + i * (BOX_H + GAP_Y),
+                           seconds.get(n.name))
                        for i, n in enumerate(members)])
     edges = [_curve(a, b) for before, after in pairwise(placed) for a in before for b in after]
     width = 2 * MARGIN + len(phases) * BOX_W + max(len(phases) - 1, 0) * GAP_X

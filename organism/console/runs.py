@@ -1,25 +1,25 @@
-"""Runs: the list, and one run's DAG with node status, durations, degraded and failed reasons, its history and its
-report."""
+"""Runs: the list, and one run's DAG with node status, attempts and times, degraded and failed reasons, its history
+and its report; and what an operator does to a run: resume it, cancel it, replay a failed node's dead letter
+(organism.console.dead_letters). Each action is recorded in the audit trail."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
+from organism.console.audit import audited_request
 from organism.console.context import organism
 from organism.console.dag import layout
-from organism.store.models import Node, Run
-from organism.workflows.queries import find_run, phase_durations, recent_runs, report_of
+from organism.failures import dead_letters as records
+from organism.store.models import Run, RunStatus
+from organism.workflows.cancel import CANCELLABLE, CannotCancel, cancel
+from organism.workflows.queries import find_run, node_seconds, node_status, phase_durations, recent_runs, report_of
+from organism.workflows.start import BrokerUnavailable, CannotResume, resume
 
 runs = Blueprint("runs", __name__)
-
-
-def node_seconds(node: Node) -> float | None:
-    if node.started_at is None or node.finished_at is None:
-        return None
-    return (node.finished_at - node.started_at).total_seconds()
 
 
 def run_seconds(run: Run) -> float | None:
@@ -41,10 +41,45 @@ def show(ref: str) -> str:
     run = find_run(settings.database, ref)
     if run is None:
         abort(404, f"no run {ref!r}")
-    seconds = {node.name: node_seconds(node) for node in run.nodes}
+    times = {node.name: node_seconds(node) for node in run.nodes}
+    seconds = {name: total for name, (total, _) in times.items()}
+    statuses = {node.name: node_status(run, node) for node in run.nodes}
+    letters = records.dead_of_run(settings.database, run.id)
     report = report_of(settings.database, run.id)
     body = json.dumps(report.body, indent=2, ensure_ascii=False, default=str) if report else None
     history = [(datetime.fromisoformat(e["at"]), e["event"], e["detail"]) for e in run.history or []]
-    return render_template("run.html", run=run, dag=layout(run.nodes, seconds), seconds=seconds, report=report,
-                           report_body=body, history=history, total=run_seconds(run),
-                           flower=settings.observability.flower_url, finished=run.status in ("succeeded", "failed"))
+    return render_template("run.html", run=run, dag=layout(run.nodes, seconds, statuses), times=times, report=report,
+                           report_body=body, history=history, total=run_seconds(run), statuses=statuses,
+                           node_letters=letters, flower=settings.observability.flower_url,
+                           finished=RunStatus(run.status).finished, may_resume=run.status == RunStatus.FAILED.value,
+                           may_cancel=run.status in CANCELLABLE)
+
+
+@runs.post("/runs/<ref>/resume")
+def resume_run(ref: str) -> Response:
+    """Re-run every node of a failed run that did not succeed, reusing the stored results of the others."""
+    app = organism()
+    try:
+        with audited_request(action="run.resume", target=f"run {ref}", detail={}) as entry:
+            started = resume(app, ref, by=f"from the console by {g.operator}")
+            entry.outcome_detail = f"resumed run {started.key}"
+    except (CannotResume, BrokerUnavailable) as error:
+        flash(f"not resumed: {error}", "error")
+    else:
+        flash(f"run {started.key} resumed: the nodes that did not succeed run again", "ok")
+    return redirect(url_for(".show", ref=ref))
+
+
+@runs.post("/runs/<ref>/cancel")
+def cancel_run(ref: str) -> Response:
+    """Revoke a run's unfinished nodes; the run ends cancelled."""
+    app = organism()
+    try:
+        with audited_request(action="run.cancel", target=f"run {ref}", detail={}) as entry:
+            done = cancel(app, ref, by=f"from the console by {g.operator}")
+            entry.outcome_detail = str(done)
+    except CannotCancel as error:
+        flash(f"not cancelled: {error}", "error")
+    else:
+        flash(str(done), "ok")
+    return redirect(url_for(".show", ref=ref))

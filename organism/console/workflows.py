@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from organism.console.audit import audited_request
 from organism.console.context import organism
 from organism.workflows import registry
 from organism.workflows.declaration import Schedule, Workflow
@@ -62,10 +63,11 @@ def launch(name: str) -> tuple[str, int] | Response:
     app = organism()
     workflow = _declared(name)
     given = {param.name: value for param in workflow.parameters if (value := request.form.get(param.name, "").strip())}
-    # Only the operator's credentials pass the guard on a POST (organism.console.security).
-    operator = app.settings.observability.username
-    try:
-        started = start(app, name, given, by=f"console ({operator})")
+    try:  # the guard lets only a signed-in operator post (organism.console.security)
+        with audited_request(action="workflow.start", target=name, detail={"params": given}) as entry:
+            started = start(app, name, given, by=f"console ({g.operator})")
+            entry.outcome_detail = (f"started run {started.key} ({started.run_id})" if started.created else
+                                    f"run {started.key} already exists, nothing started")
     except InvalidParameters as error:
         return _page([_shown(workflow, datetime.now(UTC))], given, str(error)), 400
     except BrokerUnavailable as error:

@@ -15,25 +15,25 @@ from __future__ import annotations
 import logging
 import math
 import re
-import uuid
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import Select, String, delete, select, update
+from sqlalchemy import Select, String, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from organism.brokers import broker_for
-from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
-from organism.errors import OrganismError
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE
+from organism.headers import PUBLISHED_HEADER
 from organism.redaction import redact
 from organism.settings import get_settings
 from organism.store import session
 from organism.store.db import rowcount
-from organism.store.models import Attempt, DeadLetter, DeadLetterStatus, utcnow
+from organism.store.models import Attempt, DeadLetter, DeadLetterStatus, Run, utcnow
 
 REPLAY_HEADER = "organism_replay_of"
 ATTEMPT_ERROR_MAX_CHARS = 1000  # an attempt's error is a summary: the record's error_message has all of the last
@@ -41,10 +41,6 @@ ATTEMPTS_KEPT = 100  # a record keeps the latest attempts of a call deferred or 
 # What PostgreSQL refuses in text: NUL, and surrogates, which have no UTF-8 form (JSON may carry lone ones).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 logger = logging.getLogger(__name__)
-
-
-class ReplayRefused(OrganismError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -191,8 +187,11 @@ def minimal(letter: Letter, refused: BaseException) -> Letter:
 
 
 def publish_copy(app: Celery, letter: Letter) -> None:
-    """Put a copy of the message on the dead-letter queue, where the broker does not move it there itself."""
-    if broker_for((getattr(app, "settings", None) or get_settings()).broker).dead_letters_rejected:
+    """Put a copy of the message on the dead-letter queue, where the broker does not move it there itself, and
+    keep the queue within its retention (organism.brokers.queues)."""
+    settings = getattr(app, "settings", None) or get_settings()
+    broker = broker_for(settings.broker)
+    if broker.dead_letters_rejected:
         return
     body = {"task": letter.task_name, "id": letter.task_id, "args": redact(letter.args),
             "kwargs": redact(letter.kwargs),
@@ -201,27 +200,70 @@ def publish_copy(app: Celery, letter: Letter) -> None:
     try:
         with app.producer_or_acquire() as producer:
             producer.publish(body, exchange=DEAD_LETTER_EXCHANGE, routing_key=str(letter.organ or ""),
-                             serializer="json", retry=True)
+                             serializer="json", retry=True, headers={PUBLISHED_HEADER: time.time()})
+            try:
+                broker.trim_dead_queue(producer.channel, settings)
+            except Exception:
+                logger.exception("could not trim the dead-letter queue to its retention; the next copy tries again")
     except Exception:
         logger.exception("could not put a copy of task %s on the dead-letter queue; its record holds the message",
                          letter.task_id)
 
 
-def query(skill: str | None = None, since: datetime | None = None,
-          status: DeadLetterStatus | None = DeadLetterStatus.DEAD) -> Select[Any]:
-    stmt = select(DeadLetter).order_by(DeadLetter.id)
+def query(skill: str | None = None, since: datetime | None = None, until: datetime | None = None,
+          status: DeadLetterStatus | None = DeadLetterStatus.DEAD, run: str | None = None) -> Select[Any]:
+    """Dead letters that match every filter given, newest first: of ``skill``, written at or after ``since`` and
+    before ``until`` (a time without a zone is UTC), in ``status`` (any if None), of ``run`` (its id or key)."""
+    stmt = select(DeadLetter).order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
     if skill:
         stmt = stmt.where(DeadLetter.task_name == skill)
     if since:
-        stmt = stmt.where(DeadLetter.created_at >= since)
+        stmt = stmt.where(DeadLetter.created_at >= _utc(since))
+    if until:
+        stmt = stmt.where(DeadLetter.created_at < _utc(until))
     if status:
         stmt = stmt.where(DeadLetter.status == status.value)
+    if run:
+        stmt = stmt.where(or_(DeadLetter.run_id == run, DeadLetter.run_id.in_(select(Run.id).where(Run.key == run))))
     return stmt
 
 
-def find(url: str, **filters: Any) -> list[DeadLetter]:
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, the store's clock (SQLite compares the digits, so the zone must be the same)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def find(url: str, limit: int | None = None, offset: int = 0, **filters: Any) -> list[DeadLetter]:
+    """The dead letters :func:`query` selects with ``filters``, at most ``limit`` of them after the first ``offset``."""
     with session(url) as s:
-        return list(s.scalars(query(**filters)))
+        return list(s.scalars(query(**filters).limit(limit).offset(offset)))
+
+
+def count(url: str, **filters: Any) -> int:
+    """How many dead letters :func:`query` selects with ``filters``."""
+    with session(url) as s:
+        return s.scalar(select(func.count()).select_from(query(**filters).order_by(None).subquery())) or 0
+
+
+def skills(url: str) -> list[str]:
+    """Every skill that has dead letters, whatever their status, sorted."""
+    with session(url) as s:
+        return list(s.scalars(select(DeadLetter.task_name).distinct().order_by(DeadLetter.task_name)))
+
+
+def run_keys(url: str, run_ids: set[str]) -> dict[str, str]:
+    """The run key of each of ``run_ids`` that still has its run."""
+    with session(url) as s:
+        return dict(s.execute(select(Run.id, Run.key).where(Run.id.in_(run_ids))).tuples().all())
+
+
+def dead_of_run(url: str, run_id: str) -> dict[str, DeadLetter]:
+    """The newest dead letter not yet replayed of each node of run ``run_id``, by node name."""
+    with session(url) as s:
+        found = s.scalars(select(DeadLetter).where(DeadLetter.run_id == run_id, DeadLetter.node.is_not(None),
+                                                   DeadLetter.status == DeadLetterStatus.DEAD.value)
+                          .order_by(DeadLetter.id))
+        return {letter.node or "": letter for letter in found}
 
 
 def exists(url: str, task_id: str) -> bool:
@@ -233,48 +275,6 @@ def exists(url: str, task_id: str) -> bool:
 def get(url: str, letter_id: int) -> DeadLetter | None:
     with session(url) as s:
         return s.get(DeadLetter, letter_id)
-
-
-def replay(app: Any, letter_id: int, force: bool = False) -> str:
-    """Publish the dead message again as a new task with a fresh retry budget; return the new task id.
-
-    Replaying a record twice publishes once: the second call returns the first replay's task id. The status
-    change and the publish share a transaction, so a failed publish leaves the record dead.
-
-    Raises:
-        ReplayRefused: no such record, it was purged, the skill is unknown here, or it is unsafe and not forced.
-    """
-    url = app.settings.database
-    with session(url) as s:
-        letter = s.get(DeadLetter, letter_id, with_for_update=True)
-        if letter is None:
-            raise ReplayRefused(f"no dead letter {letter_id}; `organism dlq list` shows them")
-        if letter.status == DeadLetterStatus.REPLAYED.value:
-            return letter.replayed_as or ""
-        if letter.status == DeadLetterStatus.PURGED.value:
-            raise ReplayRefused(f"dead letter {letter_id} was purged")
-        if not letter.replayable:
-            raise ReplayRefused(f"dead letter {letter_id}: its arguments were cut or escaped to fit the store, or "
-                                f"are not a list and a mapping; the message as sent is on the {DEAD_LETTER_QUEUE} "
-                                "queue")
-        app.loader.import_default_modules()
-        task = app.tasks.get(letter.task_name)
-        if task is None:
-            raise ReplayRefused(f"dead letter {letter_id}: unknown skill {letter.task_name!r}; nothing to replay to")
-        effect = getattr(getattr(task, "skill", None), "effect", "unsafe")
-        if effect == "unsafe" and not force:
-            raise ReplayRefused(f"dead letter {letter_id}: {letter.task_name} is declared unsafe (replaying may "
-                                "repeat its side effect); pass --force to replay it anyway")
-        new_id = str(uuid.uuid4())
-        changed = rowcount(s.execute(update(DeadLetter).where(DeadLetter.id == letter_id,
-                                                     DeadLetter.status == DeadLetterStatus.DEAD.value)
-                            .values(status=DeadLetterStatus.REPLAYED.value, replayed_at=utcnow(),
-                                    replayed_as=new_id)))
-        if not changed:  # replayed meanwhile by someone else
-            return s.scalar(select(DeadLetter.replayed_as).where(DeadLetter.id == letter_id)) or ""
-        task.apply_async(args=letter.args, kwargs=letter.kwargs, task_id=new_id,
-                         headers={REPLAY_HEADER: letter_id})
-    return new_id
 
 
 def purge(url: str, ids: list[int] | None = None) -> int:

@@ -24,7 +24,7 @@ def test_list_show_replay_and_purge_from_the_command_line(production: Cluster) -
     for reason in ("first", "second", "token=hunter2 Bearer abc.def"):
         with pytest.raises(Exception, match=r"first|second|token"):
             refuse.delay(reason).get(timeout=20)
-    first, second, third = _letters(production, 3)
+    third, second, first = _letters(production, 3)  # newest first
 
     listed = organism("dlq", "list", "--skill", "test.refuse", env=env)
     assert listed.returncode == 0, listed.stderr

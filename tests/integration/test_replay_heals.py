@@ -182,3 +182,19 @@ def test_the_watchdog_heals_a_run_whose_replay_worker_died_before_healing_it(clu
     again = wait_for(lambda: (r := find_run(cluster.settings.database, run.id)) and r.status == "succeeded" and r,
                      40, "the watchdog to heal the run")
     assert again.history[-1]["event"] == "healed" and "healed by the watchdog" in again.history[-1]["detail"]
+
+
+def test_the_command_line_shows_what_will_not_run_and_cancels_a_failed_run(cluster: Cluster) -> None:
+    run, [letter] = _failed_scans(cluster, FAIL_SYNC, date(2026, 3, 6), failing=1)
+
+    shown = organism("runs", "show", run.key, env=cluster.env)
+    assert shown.returncode == 0 and shown.stdout.count("not run (upstream") == 4, shown.stdout
+
+    cancelled = organism("runs", "cancel", run.key, env=cluster.env)
+    again = organism("runs", "cancel", run.key, env=cluster.env)
+
+    assert cancelled.returncode == 0 and f"run {run.key} cancelled: revoked" in cancelled.stdout, cancelled.stderr
+    assert again.returncode == 1 and f"run {run.key} is cancelled; only a pending" in again.stderr
+    assert "Traceback" not in again.stderr
+    with pytest.raises(ReplayRefused, match="the run was cancelled; start the workflow again"):
+        replay(cluster.app, letter.id)
