@@ -110,7 +110,8 @@ def replay(app: Any, letter_id: int, force: bool = False, arguments: Arguments |
     except unreachable(app) as error:
         _undo(url, letter_id, old_task_id, new_id)
         raise ReplayRefused(f"dead letter {letter_id}: not replayed, the broker refused the message "
-                            f"({type(error).__name__}: {error}); it is still dead") from None
+                            f"({type(error).__name__}: {error}); it is still dead: start the broker (`organism "
+                            "doctor` checks it) and replay it again") from None
     return replayed
 
 
