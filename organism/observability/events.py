@@ -6,6 +6,11 @@ worker's own log lines and Flower all show the redacted form. The other fields t
 task-succeeded result and a task-failed or task-retried exception and traceback, are made in the worker;
 :class:`RedactingDispatcher`, the app's event dispatcher (``Organism.events_cls``), scrubs and bounds them, and
 the argument fields again, in case a producer outside Organism set its own headers.
+
+Celery names the task only in a task-received event (and task-sent, from a producer that sends one), so a monitor
+that subscribed after a worker received a task (Flower started or restarted while it waited for its ETA, ran, or
+was retried) would show it nameless. :class:`NamedRequest`, the worker's request of every skill
+(``SkillTask.Request``), names it in every event it sends.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from typing import Any
 from celery.app.events import Events
 from celery.events.dispatcher import EventDispatcher
 from celery.utils.saferepr import saferepr
+from celery.worker.request import Request
 
 from organism.redaction import redact
 from organism.settings import get_settings
 
 EVENTS = "organism.observability.events:RedactingEvents"
+NAMED_REQUEST = "organism.observability.events:NamedRequest"
 # Event fields that hold arguments, results or errors; the rest (ids, names, times, counts) are Celery's own.
 VALUE_FIELDS = frozenset({"args", "kwargs", "result", "exception", "traceback"})
 
@@ -47,3 +54,10 @@ class RedactingEvents(Events):
     """``app.events`` with :class:`RedactingDispatcher` as its dispatcher."""
 
     dispatcher_cls = "organism.observability.events:RedactingDispatcher"
+
+
+class NamedRequest(Request):
+    """Celery's worker-side request of a task, naming the task in every event it sends."""
+
+    def send_event(self, type: str, **fields: Any) -> None:
+        super().send_event(type, **{"name": self.name, **fields})
