@@ -16,7 +16,7 @@ import pytest
 import requests
 from celery import current_app
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from organism import operators, store
 from organism.app import create_app
@@ -290,6 +290,20 @@ def test_chromium_refuses_to_show_the_console_framed_by_another_page(production:
         assert page.frame_locator("#console").locator("#signed-in").count() == 0
     finally:
         context.close()
+
+
+def test_no_console_page_breaks_its_own_content_security_policy(production: Cluster, page: Page) -> None:
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
+    page.goto("/runs")
+    pages = [href for href in page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+             if href.startswith(page.url.rsplit("/", 1)[0])]
+    assert len(pages) >= 5, pages
+    for address in [*pages, f"/dead-letters/{_letter(production)}"]:
+        page.goto(address, wait_until="load")
+    page.goto("/login", wait_until="load")
+
+    assert [line for line in said if "Content Security Policy" in line] == []
 
 
 def test_the_shared_password_setting_is_gone_with_one_line_saying_what_to_do(tmp_path: Path) -> None:
