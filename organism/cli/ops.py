@@ -6,6 +6,8 @@ no flags beyond the address they publish.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import sys
 import time
@@ -13,7 +15,32 @@ import time
 import click
 
 from organism.cli.context import app_or_exit, settings_or_exit, workflows_or_exit
-from organism.observability.auth import flower_credentials
+from organism.settings import Settings, masked
+
+# Flower's own ways in (a shared password list, OAuth settings, its cookie key) that must not ride along from the
+# environment: the accounts are the store's.
+FLOWER_AUTH_VARIABLES = frozenset({"FLOWER_BASIC_AUTH", "FLOWER_AUTH", "FLOWER_AUTH_PROVIDER", "FLOWER_COOKIE_SECRET"})
+NO_ACCOUNT = "no operator account yet, so no one can sign in: `organism operators add NAME --role operator`"
+
+
+def _without_accounts(settings: Settings) -> bool:
+    """Whether the store is known to hold no operator account (a store that cannot be read yet is not known)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from organism.operators import any_account
+
+    try:
+        return not any_account(settings.database)
+    except SQLAlchemyError:
+        return False
+
+
+def _broker_api(settings: Settings) -> str | None:
+    """The management API Flower's Broker page reads: the setting, else the broker's own, if it has one."""
+    from organism.brokers import broker_for
+
+    given = settings.observability.flower_broker_api
+    return given.get_secret_value() if given is not None else broker_for(settings.broker).management_api
 
 
 def _serve(wsgi: object, host: str, port: int, what: str) -> None:
@@ -33,17 +60,19 @@ def _serve(wsgi: object, host: str, port: int, what: str) -> None:
 def console(host: str | None, port: int | None) -> None:
     """Serve the console: runs and their DAGs, dead letters with replay, token economics, the cluster.
 
+    Operators sign in with their accounts (`organism operators add`); scripts may send them as basic credentials.
+
     \b
     Example:
-      ORGANISM_OBSERVABILITY__PASSWORD=change-me organism console --port 8800
+      organism console --port 8800
     """
     app = workflows_or_exit()  # its Workflows page shows the schedules in force
     app.set_default()  # the app of every server thread, not only of this one
     from organism.console import create_console
 
     settings = app.settings.observability
-    if settings.password is None:
-        click.echo("console: no ORGANISM_OBSERVABILITY__PASSWORD, so replay and purge are refused", err=True)
+    if _without_accounts(app.settings):
+        click.echo(f"console: {NO_ACCOUNT}", err=True)
     _serve(create_console(app), host or settings.console_host, port or settings.console_port, "console")
 
 
@@ -54,7 +83,7 @@ def console(host: str | None, port: int | None) -> None:
 def metrics(host: str | None, port: int | None) -> None:
     """Serve Prometheus metrics: this host's workers, and queues, dead letters, tokens, runs, the gateway.
 
-    Every scrape needs the scrape token (sent as Authorization: Bearer) or the operator's basic credentials.
+    Every scrape needs the scrape token (sent as Authorization: Bearer) or an operator account's basic credentials.
 
     \b
     Example (prometheus.yml: target localhost:9808, authorization: {credentials_file: /etc/prometheus/organism}):
@@ -65,9 +94,10 @@ def metrics(host: str | None, port: int | None) -> None:
     from organism.observability.exporter import metrics_app
 
     settings = app.settings.observability
-    if settings.scrape_token is None and settings.password is None:
+    if settings.scrape_token is None and _without_accounts(app.settings):
         raise click.ClickException("no one could scrape /metrics: set ORGANISM_OBSERVABILITY__SCRAPE_TOKEN "
-                                   "(Prometheus sends it as a bearer token) or ORGANISM_OBSERVABILITY__PASSWORD")
+                                   "(Prometheus sends it as a bearer token) or create an account with "
+                                   "`organism operators add`")
     _serve(metrics_app(app), host or settings.metrics_host, port or settings.metrics_port, "metrics")
 
 
@@ -77,37 +107,45 @@ def metrics(host: str | None, port: int | None) -> None:
                                                              "5555).")
 @click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
 def flower(host: str | None, port: int | None, flower_args: tuple[str, ...]) -> None:
-    """Run Flower against the configured broker, every page (``/metrics`` too) behind basic auth.
+    """Run Flower against the configured broker, every page (``/metrics`` too) for operator accounts only.
 
-    Flower keeps its state in memory: its persistent mode stores a pickle (flower.db), which Organism does not
-    load. Runs and dead letters outlive restarts in the store (the console).
+    Operators sign in with the accounts of the console (`organism operators`); scripts may send them as basic
+    credentials. Viewers may read, but only operators may act (revoke, rate limits, pool changes).
+
+    Flower remembers the tasks it saw across restarts, as JSON lines in <data_dir>/flower (its own persistent
+    mode stores a pickle, which Organism does not load). On RabbitMQ its Broker page reads the management API:
+    ORGANISM_OBSERVABILITY__FLOWER_BROKER_API, else the plugin on the broker's host as the broker's user.
 
     \b
     Example:
-      ORGANISM_OBSERVABILITY__PASSWORD=change-me organism flower --port 5555
+      organism flower --port 5555
     """
+    from organism.observability import flower_login
+
     settings = settings_or_exit()
     observability = settings.observability
-    credentials = flower_credentials(observability)
-    if credentials is None and not observability.flower_allow_anonymous:
-        raise click.ClickException("Flower needs credentials: set ORGANISM_OBSERVABILITY__PASSWORD (or "
-                                   "ORGANISM_OBSERVABILITY__FLOWER_ALLOW_ANONYMOUS=true to run it open)")
-    if credentials is not None and "," in credentials:
-        raise click.ClickException("Flower splits its credentials at commas: choose a "
-                                   "ORGANISM_OBSERVABILITY__PASSWORD without one")
     options = {arg.lstrip("-").partition("=")[0].replace("-", "_") for arg in flower_args}
     if "persistent" in options or "FLOWER_PERSISTENT" in os.environ:
         raise click.ClickException("Flower's persistent mode stores its state as a pickle (flower.db), which "
                                    "Organism does not load: drop --persistent / FLOWER_PERSISTENT")
     # Stated, not left to the default: a flowerconfig.py in the working directory could turn it on, and the
     # command line wins over it.
+    accounts = [] if observability.flower_allow_anonymous else [f"--auth={flower_login.AUTH_PATTERN}",
+                                                                f"--auth_provider={flower_login.PROVIDER}"]
     command = [sys.executable, "-m", "organism.observability.flower_server",
                f"--address={host or observability.flower_host}", f"--port={port or observability.flower_port}",
-               "--persistent=False", *flower_args]
-    # Credentials travel in Flower's environment, not on its command line, where `ps` would show them.
-    env = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
-    if credentials is not None:
-        env["FLOWER_BASIC_AUTH"] = credentials
+               "--persistent=False", *accounts, *flower_args]
+    if accounts and _without_accounts(settings):
+        click.echo(f"flower: {NO_ACCOUNT}", err=True)
+    env = {name: value for name, value in os.environ.items() if name not in FLOWER_AUTH_VARIABLES}
+    if observability.console_secret_key is not None:  # sessions outlive a restart, as the console's do
+        # Its own key, derived: in Flower's environment, not on its command line, where `ps` would show it.
+        key = observability.console_secret_key.get_secret_value().encode()
+        env["FLOWER_COOKIE_SECRET"] = hmac.new(key, b"flower sessions", hashlib.sha256).hexdigest()
+    broker_api = _broker_api(settings)
+    if broker_api is not None:  # in Flower's environment too: it carries a password
+        env["FLOWER_BROKER_API"] = broker_api
+        click.echo(f"flower: the Broker page reads RabbitMQ's management API at {masked(broker_api)}")
     try:
         os.execve(command[0], command, env)
     except OSError as error:

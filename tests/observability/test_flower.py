@@ -1,6 +1,6 @@
 """`organism flower` against live workers: its REST API lists them and a run's tasks; every route that serves
 data, `/metrics` included, refuses anonymous access; operators sign in with their console accounts and viewers
-only read; nothing is kept on disk."""
+only read; nothing is pickled."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_a
         assert task["state"] == "SUCCESS" and task["name"] == run.nodes[0].skill
         metrics = flower.get("/metrics", auth=AUTH)
         assert metrics.status_code == 200 and f'task="{run.nodes[0].skill}"' in metrics.text
-    # Flower's persistent mode would keep its state as a pickle (flower.db): it stays off.
-    assert not list(production.settings.data_dir.glob("flower*")) and not list(ROOT.glob("flower*"))
+    # Flower's persistent mode would keep its state as a pickle (flower.db): it stays off. What Flower keeps is
+    # the task events it received, as JSON lines (test_flower_pages.py).
+    assert not list(production.settings.data_dir.rglob("flower.db*")) and not list(ROOT.glob("flower*"))
 
 
 def _refused(method: str, answer: requests.Response) -> bool:
