@@ -19,6 +19,7 @@ from organism.audit import Actor, Outcome, audited
 from organism.audit.keys import AuditKeyError, signing_key
 from organism.audit.read import Filters, actions, count, entries, parse_since
 from organism.audit.verify import Verdict, verify
+from organism.console import zones
 from organism.console.context import organism
 
 audit = Blueprint("audit", __name__, url_prefix="/audit")
@@ -67,11 +68,10 @@ def _page() -> int:
 
 @audit.get("")
 def index() -> str:
-    settings = organism().settings
-    url = settings.database
+    url = organism().settings.database
     given = {name: request.args.get(name, "").strip() for name in ("who", "action", "since")}
-    try:
-        since = parse_since(given["since"], settings.zone) if given["since"] else None
+    try:  # a time without a zone is in the zone the page shows times in
+        since = parse_since(given["since"], zones.chosen()) if given["since"] else None
     except ValueError as error:
         abort(400, f"since: {error}")
     filters = Filters(given["who"] or None, given["action"] or None, since)
