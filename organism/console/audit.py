@@ -28,13 +28,9 @@ MAX_PAGE = 10**6
 
 
 def actor() -> Actor:
-    """Who makes this request (the operator's name; before named accounts, the basic-auth user) and from where."""
-    operator = getattr(g, "operator", None)
-    if isinstance(operator, str) and operator:
-        who = operator
-    else:
-        who = (request.authorization.username if request.authorization else None) or "anonymous"
-    return Actor(who, request.remote_addr or "unknown")
+    """Who makes this request (the signed-in operator; organism.console.security lets no action through without
+    one) and from where."""
+    return Actor(getattr(g, "operator", None) or "anonymous", request.remote_addr or "unknown")
 
 
 def audited_request(*, action: str, target: str, detail: dict[str, Any]) -> AbstractContextManager[Outcome]:

@@ -81,7 +81,7 @@ def test_every_page_fits_every_width_and_replay_is_reachable_on_a_phone(
     long_id = record_letter(url, args=[[LONG], WINDOW], run_id=run.id, node="q4.scan", error=f"bad source {LONG}")
     replay_id = record_letter(url, "test.gated_scan")
     pages = {"runs": "/runs", "run": f"/runs/{run.key}", "workflows": "/workflows", "dead-letters": "/dead-letters",
-             "dead-letter": f"/dead-letters/{long_id}", "tokens": "/tokens", "cluster": "/cluster"}
+             "dead-letter": f"/dead-letters/{long_id}", "tokens": "/tokens", "cluster": "/cluster", "audit": "/audit"}
 
     problems: list[str] = []
     for width in WIDTHS:
