@@ -177,7 +177,8 @@ class Observers:
         try:
             with Connection(url) as connection:
                 queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key=ORGAN, durable=True)
-                with Consumer(connection, [queue], callbacks=[received], accept=["json"]):
+                # declared by the workers, with its retention: a declaration without it would be refused
+                with Consumer(connection, [queue], callbacks=[received], accept=["json"], auto_declare=False):
                     self.dlq_ready.set()
                     while not self.stopping.is_set():
                         with contextlib.suppress(TimeoutError):

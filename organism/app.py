@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Organism:
 @signals.worker_init.connect
 def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
     with sender.app.connection_for_write() as connection:
-        declare_dead_letters(connection, sender.app.settings)
+        declare_dead_letters(connection, sender.app.settings, broker_for(sender.app.settings.broker))
 
 
 @signals.worker_process_init.connect

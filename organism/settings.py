@@ -190,6 +190,12 @@ class Settings(BaseSettings):
         "string keeps its head and ends in '…[truncated, <full length> chars]', and the arguments keep their "
         "first items up to this many characters, then '…[truncated, <count> items]'. A record cut this way is "
         "not replayed from the store; the whole message stays on the dead-letter queue."))
+    dead_queue_max_age_s: float = Field(7 * 86_400, ge=0, description=(
+        "Messages on the organism.dead queue older than this are dropped (RabbitMQ: x-message-ttl); 0 keeps "
+        "them until the length cap. The dead letters' rows in the store are the durable record."))
+    dead_queue_max_length: int = Field(10_000, ge=0, description=(
+        "The organism.dead queue keeps at most this many messages, the oldest dropped first (RabbitMQ: "
+        "x-max-length); 0: no cap."))
     max_message_bytes: int = Field(8 * 2**20, ge=1024, description="A task message with a larger body is "
                                    "dead-lettered as malformed before a worker runs it.")
     max_message_depth: int = Field(100, ge=8, le=300, description="Deepest nesting of lists and objects a task "

@@ -29,6 +29,17 @@ TRANSPORT = "organism.brokers.embedded:Transport"
 
 
 class Channel(kombu_sqlalchemy.Channel):
+    def close(self) -> None:
+        """Close, and give the session's database connection back: kombu's channel keeps it until the channel is
+        garbage-collected, and a process that opens a channel per read (the metrics exporter, the console) ran
+        out of pooled connections."""
+        try:
+            super().close()
+        finally:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         try:
             return super()._get(queue)

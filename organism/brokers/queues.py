@@ -1,7 +1,15 @@
-"""One durable queue per organ on one direct exchange, plus the dead-letter exchange they point at."""
+"""One durable queue per organ on one direct exchange, plus the dead-letter exchange they point at and its queue.
+
+The dead-letter queue holds the messages themselves; the store's dead letters are the durable record. So it keeps
+them for a while only (``dead_queue_max_age_s``, ``dead_queue_max_length``): RabbitMQ enforces both from the
+queue's arguments, and on Redis and the SQL transport the app trims the queue each time it adds a message there
+(each broker's ``trim_dead_queue``).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from kombu import Connection, Exchange, Queue
@@ -10,6 +18,8 @@ from organism.settings import Settings
 
 if TYPE_CHECKING:
     from organism.brokers.base import Broker
+
+logger = logging.getLogger(__name__)
 
 EXCHANGE = Exchange("organism", type="direct", durable=True)
 DEAD_LETTER_EXCHANGE = Exchange("organism.dead", type="direct", durable=True)
@@ -30,11 +40,43 @@ def route_by_organ(name: str, args: Any, kwargs: Any, options: dict[str, Any], t
     return {"queue": info.organ, "routing_key": info.organ} if info is not None else None
 
 
-def declare_dead_letters(connection: Connection, settings: Settings) -> None:
-    """Declare the dead-letter exchange and one queue bound to it for every organ's routing key."""
-    queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, durable=True,
-                  bindings=None, routing_key=settings.organs[0])
-    channel = connection.default_channel
-    queue(channel).declare()
-    for organ in settings.organs[1:]:
-        queue(channel).bind_to(DEAD_LETTER_EXCHANGE, routing_key=organ)
+def dead_letter_queue(settings: Settings, broker: Broker) -> Queue:
+    """The dead-letter queue, bound to the dead-letter exchange for the first organ's routing key, with the
+    arguments ``broker`` declares it with (RabbitMQ: its retention)."""
+    return Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, durable=True, routing_key=settings.organs[0],
+                 queue_arguments=broker.dead_queue_arguments(settings))
+
+
+def declare_dead_letters(connection: Connection, settings: Settings, broker: Broker) -> None:
+    """Declare the dead-letter exchange and its queue, bound for every organ's routing key.
+
+    RabbitMQ keeps a queue's arguments for life and refuses a declaration with others (``PRECONDITION_FAILED``):
+    a queue declared before its retention was configured, or with other values, is used as it is, and one line
+    says how to apply the retention.
+    """
+    queue = dead_letter_queue(settings, broker)
+    channel = connection.channel()
+    try:
+        queue(channel).declare()
+    except connection.channel_errors as refused:  # RabbitMQ closed the channel
+        channel = connection.channel()
+        DEAD_LETTER_EXCHANGE(channel).declare()
+        logger.warning("the dead-letter queue %s was declared earlier with other arguments (%s), so its retention "
+                       "stays as it was: %s", DEAD_LETTER_QUEUE, refused,
+                       _retention_fix(broker.dead_queue_arguments(settings)))
+    try:
+        for organ in settings.organs:
+            queue(channel).bind_to(DEAD_LETTER_EXCHANGE, routing_key=organ)
+    finally:
+        channel.close()
+
+
+def _retention_fix(arguments: dict[str, Any] | None) -> str:
+    """How to give an existing RabbitMQ dead-letter queue the retention of ``arguments``."""
+    policy = {name.removeprefix("x-"): value for name, value in (arguments or {}).items()}
+    delete = (f"delete the queue while no worker runs (rabbitmqctl delete_queue -p <vhost> {DEAD_LETTER_QUEUE}; the "
+              "store keeps every dead letter) and let the next worker declare it")
+    if not policy:
+        return delete
+    return (f"apply it as a policy (rabbitmqctl set_policy -p <vhost> --apply-to queues organism-dead "
+            f"'^organism\\.dead$' '{json.dumps(policy)}'), or {delete}")

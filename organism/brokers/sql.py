@@ -3,10 +3,13 @@ SQLite file, polled by kombu's SQL transport as tuned in :mod:`.embedded`."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from organism.brokers import embedded
 from organism.brokers.base import Broker
+from organism.brokers.queues import DEAD_LETTER_QUEUE
+from organism.headers import published_at
 from organism.store.db import reach, sqlite_connect_args
 
 if TYPE_CHECKING:
@@ -38,6 +41,33 @@ class SqlBroker(Broker):
         channel.session.rollback()  # end the read transaction: SQLite would otherwise hold its snapshot
         return [row[0]] if row else []
 
+    def trim_dead_queue(self, channel: Any, settings: Settings) -> int:
+        """Delete the dead-letter queue's rows beyond the newest ``dead_queue_max_length``, and from the oldest on,
+        those published more than ``dead_queue_max_age_s`` ago (by the publish time every copy carries; a row
+        without it counts as older than any). Rows are deleted by id, so trimmers at once drop nothing twice."""
+        message, queue_row = channel.message_cls, channel.queue_cls
+        s = channel.session
+        rows = (s.query(message.id).join(queue_row, message.queue_id == queue_row.id)
+                .filter(queue_row.name == DEAD_LETTER_QUEUE))
+        try:
+            dropped: list[int] = []
+            if settings.dead_queue_max_length:
+                dropped += [row.id for row in rows.order_by(message.id.desc()).offset(settings.dead_queue_max_length)]
+            if settings.dead_queue_max_age_s:
+                oldest_kept = time.time() - settings.dead_queue_max_age_s
+                for row in rows.add_columns(message.payload).order_by(message.id).yield_per(50):
+                    if (published_at(row.payload) or 0.0) >= oldest_kept:
+                        break
+                    dropped.append(row.id)
+            if dropped:
+                s.query(message).filter(message.id.in_(set(dropped))).delete(synchronize_session=False)
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        return len(set(dropped))
+
     def reach(self, timeout_s: float) -> None:
         """Open the database (its folder must exist: :class:`organism.store.db.MissingFolder`)."""
         reach(self.celery_url)
+

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from organism.brokers import broker_for
-from organism.brokers.queues import DEAD_LETTER_EXCHANGE
+from organism.brokers.queues import DEAD_LETTER_QUEUE
 from organism.headers import PUBLISHED_HEADER
 from organism.redaction import redact
 from organism.settings import get_settings
@@ -199,8 +199,11 @@ def publish_copy(app: Celery, letter: Letter) -> None:
                          "count": letter.delivery_count, "error": f"{letter.error_type}: {letter.error_message}"}]}
     try:
         with app.producer_or_acquire() as producer:
-            producer.publish(body, exchange=DEAD_LETTER_EXCHANGE, routing_key=str(letter.organ or ""),
-                             serializer="json", retry=True, headers={PUBLISHED_HEADER: time.time()})
+            # Straight to the queue, through the default exchange: the SQL transport keeps the dead-letter
+            # exchange's bindings in the memory of the connection that declared them (the worker's main process),
+            # so a copy a pool process sent through that exchange went nowhere.
+            producer.publish(body, exchange="", routing_key=DEAD_LETTER_QUEUE, serializer="json", retry=True,
+                             headers={PUBLISHED_HEADER: time.time()})
             try:
                 broker.trim_dead_queue(producer.channel, settings)
             except Exception:

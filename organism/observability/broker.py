@@ -17,7 +17,6 @@ stamps on its messages (hooks.py), read where the broker lets us look without si
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,11 +26,10 @@ from kombu import Connection
 from kombu.exceptions import ChannelError
 
 from organism.brokers.queues import DEAD_LETTER_QUEUE
+from organism.headers import published_at
 
 if TYPE_CHECKING:
     from organism.brokers.base import Broker
-
-PUBLISHED_HEADER = "organism_published_at"  # epoch seconds, set by the producer (clocks in sync: NTP)
 
 
 @dataclass(frozen=True)
@@ -84,20 +82,12 @@ def read_queues(broker: Broker, connection: Connection, names: list[str], clock:
             if payloads is None:  # an empty queue (age 0), or one the broker cannot peek (RabbitMQ)
                 age = clock.age_s(name, messages, now)
             else:
-                stamps = [stamp for stamp in map(_published_at, payloads) if stamp is not None]
+                stamps = [stamp for stamp in map(published_at, payloads) if stamp is not None]
                 age = max(0.0, now - min(stamps)) if stamps else None
         finally:
             _close(channel)
         states.append(QueueState(name, messages, consumers if broker.counts_consumers else None, age))
     return states
-
-
-def _published_at(payload: str | bytes) -> float | None:
-    try:
-        stamp = json.loads(payload).get("headers", {}).get(PUBLISHED_HEADER)
-        return float(stamp) if stamp is not None else None
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 def _close(channel: Any) -> None:

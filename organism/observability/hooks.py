@@ -24,9 +24,8 @@ from typing import Any
 from celery import Task, current_app, signals
 
 from organism.errors import Deferred
-from organism.headers import NODE_HEADER, run_of
+from organism.headers import NODE_HEADER, PUBLISHED_HEADER, run_of
 from organism.observability import events, logs
-from organism.observability.broker import PUBLISHED_HEADER
 from organism.observability.health import HeartbeatWriter
 from organism.observability.instruments import OTHER, Outcome, enable_multiprocess, instruments
 from organism.settings import Settings, get_settings

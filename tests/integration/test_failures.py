@@ -49,7 +49,6 @@ def drain_dead_queue(cluster: Cluster) -> list[tuple[dict, dict]]:  # type: igno
     taken = []
     with cluster.app.connection_for_read() as connection:
         queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key="perception")(connection.default_channel)
-        queue.declare()
         while (message := queue.get(no_ack=True, accept=["json", "pickle"])) is not None:
             try:  # the dead-letter queue also holds the bad messages other tests sent on purpose
                 taken.append((message.headers, message.decode()))

@@ -11,7 +11,8 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from organism.brokers import Broker, broker_for
-from organism.observability.broker import PUBLISHED_HEADER, BacklogClock, read_queues
+from organism.headers import PUBLISHED_HEADER
+from organism.observability.broker import BacklogClock, read_queues
 from tests.support.services import RABBIT_VHOST
 
 pytestmark = pytest.mark.integration
