@@ -3,8 +3,8 @@
 Ranking, tie-breaking and the output's shape stay in :mod:`tasks.analysis.evaluation`. With a model configured,
 one call through the gateway scores every insight with a rationale (prompts ``config/prompts/opportunity.toml``
 and ``risk.toml``) and is plugged in as the evaluation's ``scorer``; an insight the model left out keeps the
-deterministic score and says so. The model is optional: past the budget or with its circuit open the skill goes
-on without it, degraded. The result's ``engine`` says which path made it.
+deterministic score and says so. The model is optional: past the budget, with its circuit open, or failing on
+the last attempt, the skill goes on without it, degraded. The result's ``engine`` says which path made it.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The linking and the signals are always deterministic (:mod:`tasks.analysis.synthesis`), so rankings never depend
 on the model. With a model configured, one call through the gateway names every insight: a title and a one-line
 summary written from its keywords and signals (prompt ``config/prompts/synthesis.toml``). The model is optional:
-past the budget or with its circuit open the skill goes on without it, degraded. The result's ``engine`` says
-which path made it.
+past the budget, with its circuit open, or failing on the last attempt, the skill goes on without it, degraded.
+The result's ``engine`` says which path made it.
 """
 
 from __future__ import annotations

@@ -44,6 +44,6 @@ def index() -> str:
     return render_template(
         "cluster.html", organs=settings.organs, queues=queues, now=now,
         serving=workers_by_organ(observability.inspect_timeout_s),
-        endpoints=endpoint_views(settings.database, now),
+        endpoints=endpoint_views(settings.database, settings.gateway, now),
         beats=heartbeats(observability.health_path(settings.data_dir)),
         max_age_s=observability.heartbeat_max_age_s, flower=observability.flower_url)

@@ -10,7 +10,9 @@
 
 Steps 1 to 4 are one transaction, so a call that has to wait costs one round trip to the store. Errors follow
 :mod:`organism.errors`: ``Deferred`` waits without spending an attempt, ``TransientError`` retries (a 429's
-``retry_after_s`` included), ``PermanentError`` dead-letters.
+``retry_after_s`` included), ``PermanentError`` dead-letters. On a skill call's last attempt a failed call or a
+429 is an :class:`EndpointDown`: a skill that declares ``optional=["model"]`` goes on without the model, whether
+or not the breaker has opened by then (its threshold counts every caller's failures, not one call's attempts).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import os
 import time
 from typing import Any
 
-from organism.errors import PermanentError
+from organism.errors import PermanentError, TransientError
+from organism.failures.degrade import last_attempt
 from organism.gateway import ledger
 from organism.gateway.breaker import Breaker
 from organism.gateway.budget import Budget
@@ -31,6 +34,8 @@ from organism.gateway.prices import PriceTable
 from organism.gateway.provider import ChatResult, EndpointFailure, Provider, RateLimited, Rejected
 from organism.gateway.ratelimit import RateLimits
 from organism.gateway.semaphore import Lease, NoPermit, Semaphore
+from organism.gateway.settings import GatewaySettings
+from organism.observability import tracing
 from organism.settings import Settings, SettingsError, get_settings
 from organism.store import session
 
@@ -43,6 +48,18 @@ Message = dict[str, Any]
 
 class ModelNotConfigured(PermanentError):
     """A model call was made with no model API configured."""
+
+
+class EndpointDown(TransientError):
+    """The endpoint failed (or answered 429) on the calling skill's last attempt: no retry is left, so for this
+    call the model is down. A skill that can do without the model goes on without it
+    (:data:`~organism.gateway.structured.MODEL_UNAVAILABLE`); for any other, it is the transient failure it was,
+    and with the retries spent it dead-letters."""
+
+
+def probe_ttl_s(config: GatewaySettings) -> float:
+    """How long a half-open probe's claim lasts: longer than its call can take."""
+    return config.connect_timeout_s + config.read_timeout_s + PROBE_MARGIN_S
 
 
 class Gateway:
@@ -72,8 +89,8 @@ class Gateway:
         self.endpoints = Endpoints(self.url, self.endpoint)
         self.semaphore = Semaphore(self.url, self.endpoint, config.max_concurrency, config.lease_ttl_s,
                                    config.permit_poll_s, config.max_wait_s)
-        self.breaker = Breaker(self.endpoints, config.breaker_failures, config.breaker_cooldown_s,
-                               call_s + PROBE_MARGIN_S, config.max_wait_s)
+        self.breaker = Breaker(self.endpoints, config.breaker_failures, config.breaker_cooldown_s, probe_ttl_s(config),
+                               config.max_wait_s)
         self.limits = RateLimits(self.endpoints, config.requests_per_minute, config.tokens_per_minute)
         self.budget = Budget(config.daily_budget_usd, config.run_budget_usd, settings.zone)
         self.prices = PriceTable.load(config.prices_file)
@@ -120,18 +137,21 @@ class Gateway:
             waited_s += pause_s
         acquired = time.monotonic()
         try:
-            with self.semaphore.renewing(taken):
+            with self.semaphore.renewing(taken), tracing.model_call(self.endpoint, body["model"]) as traced:
                 window = self.limits.claim(time.time())
                 result = self.provider.complete(body)
                 if not result.model:
                     result = dataclasses.replace(result, model=body["model"])
+                traced.answered(result, self.prices)
                 self._record(call, result, probe, window, time.monotonic() - acquired, taken)
         except RateLimited as error:
             self._settle(self.limits.pause_values(error.retry_after_s or 0.0, time.time())
                          | self.breaker.success_values(probe))
+            _give_up_on_last_attempt(error)
             raise
-        except EndpointFailure:
+        except EndpointFailure as error:
             self._settle(self.breaker.failure_values(probe, time.time()))
+            _give_up_on_last_attempt(error)
             raise
         except Rejected:
             self._settle(self.breaker.success_values(probe))
@@ -179,6 +199,12 @@ class Gateway:
             logger.exception("ledger: could not record call %s/%s/%s (%s, %d prompt + %d completion tokens); "
                              "the answer is used anyway", call.task_id, call.attempt, call.seq, result.model,
                              result.usage.prompt_tokens, result.usage.completion_tokens)
+
+
+def _give_up_on_last_attempt(error: TransientError) -> None:
+    """Raise :class:`EndpointDown` for ``error`` if the running skill call has no retry left."""
+    if last_attempt():
+        raise EndpointDown(f"{error} (the last attempt: no retry left)", error.retry_after_s) from error
 
 
 _gateway: tuple[int, Settings, Gateway] | None = None

@@ -24,12 +24,13 @@ from organism.errors import PermanentError, Unavailable
 from organism.failures.degrade import optional
 from organism.gateway.breaker import CircuitOpen
 from organism.gateway.budget import BudgetExhausted
-from organism.gateway.client import Gateway, Message, gateway
+from organism.gateway.client import EndpointDown, Gateway, Message, gateway
 
 M = TypeVar("M", bound=BaseModel)
 ERROR_CHARS = 600
 NO_MODEL = "deterministic (no model configured)"  # the ``engine`` of a result made without a model
-MODEL_UNAVAILABLE = (BudgetExhausted, CircuitOpen)  # what a skill with ``optional=["model"]`` goes on without
+# what a skill with ``optional=["model"]`` goes on without
+MODEL_UNAVAILABLE = (BudgetExhausted, CircuitOpen, EndpointDown)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
@@ -56,13 +57,14 @@ def deterministic(reason: str) -> str:
     return f"deterministic ({reason})"
 
 
-def without_model(error: BudgetExhausted | CircuitOpen | InvalidReply) -> str:
+def without_model(error: BudgetExhausted | CircuitOpen | EndpointDown | InvalidReply) -> str:
     """Note that the skill goes on without the model, and return the ``engine`` of its deterministic result.
 
-    For a skill that declares ``optional=["model"]``, a spent budget or an open circuit means the model is
-    unavailable (and so, for a skill that chooses to treat it so, does a reply that stayed invalid): its result
-    is marked degraded with the reason, and its node and run say so. For any other skill ``error`` takes its
-    normal course (a budget refusal or an invalid reply dead-letters, an open circuit waits).
+    For a skill that declares ``optional=["model"]``, a spent budget, an open circuit or an endpoint that failed
+    on the call's last attempt means the model is unavailable (and so, for a skill that chooses to treat it so,
+    does a reply that stayed invalid): its result is marked degraded with the reason, and its node and run say
+    so. For any other skill ``error`` takes its normal course (a budget refusal or an invalid reply dead-letters,
+    an open circuit waits, a last attempt's failure dead-letters with the retries spent).
     """
     try:
         with optional("model"):

@@ -96,7 +96,7 @@ class ClusterCollector(Collector):
         waiters = GaugeMetricFamily("organism_gateway_waiters", "Calls waiting for a permit.", labels=["endpoint"])
         waited = GaugeMetricFamily("organism_gateway_longest_wait_seconds", "How long the oldest waiting call "
                                    "has been waiting for a permit.", labels=["endpoint"])
-        for view in endpoint_views(self.settings.database, time.time()):
+        for view in endpoint_views(self.settings.database, self.settings.gateway, time.time()):
             for state in BreakerState:
                 breaker.add_metric([view.endpoint, state.value], 1 if view.breaker == state.value else 0)
             failures.add_metric([view.endpoint], view.failures)

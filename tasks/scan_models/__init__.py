@@ -7,8 +7,9 @@ the shared shape of :func:`tasks.analysis.text.finding`; the result's ``engine``
 
 Validation goes beyond the schema: a reply may cite only the ids of the items it was sent (the JSON schema lists
 them, and a reply citing others is invalid). An invalid reply gets the one repair attempt of
-:func:`~organism.gateway.structured.complete_json`; a second invalid reply, a spent budget or an open circuit
-sends the scan down its local path, degraded with the reason (for a skill that declares ``optional=["model"]``).
+:func:`~organism.gateway.structured.complete_json`; a second invalid reply, a spent budget, an open circuit or an
+endpoint still failing on the last attempt sends the scan down its local path, degraded with the reason (for a
+skill that declares ``optional=["model"]``).
 Without a model the local path is the only one.
 
 A prompt carries at most ``MAX_ITEMS`` items: a larger window is sampled deterministically (the items whose ids
