@@ -14,7 +14,7 @@ from organism.brokers import broker_for, embedded
 from organism.brokers import results as result_backends
 from organism.brokers.queues import declare_dead_letters, organ_queues, route_by_organ
 from organism.failures import bad_messages
-from organism.observability import events, hooks
+from organism.observability import events, hooks, tracing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
 from organism.workflows import node_writer
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Organism:
     app = Organism("organism", set_as_current=True)
     app.settings = settings
     app.conf.update(celery_config(settings))
+    tracing.configure(settings.tracing)
     return app
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from organism.failures.retry import RetryPolicy
 from organism.gateway.settings import GatewaySettings
 from organism.observability.settings import ObservabilitySettings
+from organism.observability.tracing_settings import TracingSettings
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")
@@ -206,6 +207,7 @@ class Settings(BaseSettings):
     max_priority: int = Field(10, ge=1, le=255)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -318,7 +320,7 @@ def masked(url: str) -> str:
         return url
 
 
-# Settings that are groups of settings (gateway, observability), nested with the "__" delimiter.
+# Settings that are groups of settings (gateway, observability, tracing), nested with the "__" delimiter.
 _GROUPS = frozenset(name for name, f in Settings.model_fields.items()
                     if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
 

@@ -92,13 +92,14 @@ def _stop_heartbeat(**_: Any) -> None:
         _heartbeat.pop().stop()
 
 
-def _organ(task: Task, settings: Settings) -> str:
+def organ_of(task: Task, settings: Settings) -> str:
+    """The organ whose queue ``task`` came from (its skill's, else the routing key), or :data:`OTHER`."""
     info = getattr(task, "skill", None)
     organ = getattr(info, "organ", None) or (task.request.delivery_info or {}).get("routing_key")
     return organ if organ in settings.organs else OTHER
 
 
-def _due_at(request: Any) -> float | None:
+def due_at(request: Any) -> float | None:
     """When the message could first have started: its publish time, or its ETA if that is later."""
     published = getattr(request, PUBLISHED_HEADER, None)
     if published is None:
@@ -116,9 +117,9 @@ def _started(task: Task | None = None, **_: Any) -> None:
         return
     try:
         setattr(task.request, STARTED_ATTRIBUTE, time.monotonic())
-        due = _due_at(task.request)
+        due = due_at(task.request)
         if due is not None:
-            organ = _organ(task, _settings(task.app))
+            organ = organ_of(task, _settings(task.app))
             instruments().meridian_latency.labels(organ).observe(max(0.0, time.time() - due))
     except Exception:
         logger.exception("could not observe the start of task %s", getattr(task.request, "id", "?"))
@@ -145,7 +146,7 @@ def _finished(task: Task | None = None, task_id: str | None = None, retval: Any 
         began = getattr(request, STARTED_ATTRIBUTE, None)
         duration_s = time.monotonic() - began if began is not None else 0.0
         outcome, error = _outcome(state, retval)
-        organ = _organ(task, settings)
+        organ = organ_of(task, settings)
         measured = instruments()
         measured.skill_duration.labels(task.name, organ, outcome.value).observe(duration_s)
         if outcome is Outcome.RETRIED:

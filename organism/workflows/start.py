@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from organism.brokers.results import not_waiting
 from organism.errors import OrganismError
 from organism.failures.outages import unreachable
+from organism.observability import tracing
 from organism.settings import Settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
@@ -126,7 +127,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
         return _existing(url, key)
     assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        with not_waiting(app):
+        with tracing.run_started(run["id"], key, name, by), not_waiting(app):
             plan.signature.apply_async()
     except unreachable(app) as error:
         with session(url) as s:
@@ -205,7 +206,7 @@ def send(app: Celery, run_id: str, canvas: Signature) -> None:
         BrokerUnavailable: the canvas was not published.
     """
     try:
-        with not_waiting(app):
+        with tracing.run_resent(run_id), not_waiting(app):
             canvas.apply_async()
     except unreachable(app) as error:
         why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"

@@ -101,9 +101,9 @@ def test_outcomes_and_the_time_a_message_could_first_start() -> None:
     assert hooks._outcome("RETRY", retry) == (Outcome.RETRIED, retry.exc)
     eta = datetime(2030, 1, 1, tzinfo=UTC)
     request = SimpleNamespace(eta=eta.isoformat(), **{hooks.PUBLISHED_HEADER: 100.0})
-    assert hooks._due_at(request) == eta.timestamp()
-    assert hooks._due_at(SimpleNamespace(eta=None, **{hooks.PUBLISHED_HEADER: 100.0})) == 100.0
-    assert hooks._due_at(SimpleNamespace(eta=None)) is None
+    assert hooks.due_at(request) == eta.timestamp()
+    assert hooks.due_at(SimpleNamespace(eta=None, **{hooks.PUBLISHED_HEADER: 100.0})) == 100.0
+    assert hooks.due_at(SimpleNamespace(eta=None)) is None
 
 
 def test_the_backlog_clock_bounds_the_age_from_the_last_time_it_saw_the_queue_empty() -> None:
