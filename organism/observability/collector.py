@@ -2,7 +2,8 @@
 
 Worker processes record what only they see (instruments.py). Everything else is read when Prometheus scrapes,
 from the source that knows it: queue depth and age from the broker (broker.py); dead letters, tokens, cost and
-runs from the store (store_metrics.py); breaker and semaphore from the gateway's tables (gateway_state.py).
+runs from the store (store_metrics.py); breaker and semaphore from the gateway's tables (gateway_state.py); the
+workers alive on this host from their heartbeat files (health.py).
 A source that cannot be read is reported by ``organism_source_up{source=...} 0``, and the rest still scraped.
 """
 
@@ -23,7 +24,9 @@ from organism.brokers import broker_for
 from organism.gateway.models import BreakerState
 from organism.observability.broker import BacklogClock, queue_names, read_queues
 from organism.observability.gateway_state import endpoint_views
+from organism.observability.health import heartbeats
 from organism.observability.store_metrics import dead_letter_metrics, ledger_metrics, run_metrics
+from organism.workflows.registry import workflows
 
 if TYPE_CHECKING:
     from organism.app import Organism
@@ -43,6 +46,7 @@ class ClusterCollector(Collector):
         # which a server's worker threads do not share.
         app.loader.import_default_modules()
         self.skills = frozenset(app.tasks)  # the only values the ``skill`` label takes
+        self.workflows = [workflow.name for workflow in workflows(app)]
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("organism_source_up", "Whether the last scrape could read this source.",
@@ -51,9 +55,10 @@ class ClusterCollector(Collector):
         sources: list[tuple[str, Callable[[], Iterable[Metric]]]] = [
             ("broker", self.queue_metrics),
             ("dead_letters", lambda: dead_letter_metrics(url, self.skills, self.settings.organs)),
-            ("ledger", lambda: ledger_metrics(url)),
-            ("runs", lambda: run_metrics(url)),
+            ("ledger", lambda: ledger_metrics(url, self.settings.zone, self.settings.gateway.daily_budget_usd)),
+            ("runs", lambda: run_metrics(url, self.workflows)),
             ("gateway", self.gateway_metrics),
+            ("heartbeats", self.worker_metrics),
         ]
         for source, read in sources:
             try:
@@ -83,6 +88,22 @@ class ClusterCollector(Collector):
             if state.consumers is not None:
                 consumers.add_metric([state.name], state.consumers)
         yield from (depth, age, consumers)
+
+    def worker_metrics(self) -> Iterator[Metric]:
+        """Workers whose heartbeat on this host is fresh, per organ queue they consume (0 for an organ none does).
+        Summed over the exporters of every host, that is the cluster's, on any broker (RabbitMQ alone also counts
+        consumers)."""
+        workers = GaugeMetricFamily("organism_workers", "Workers on this host with a fresh heartbeat, by the queue "
+                                    "they consume; sum over every host's exporter.", labels=["queue"])
+        observability, now = self.settings.observability, time.time()
+        serving = dict.fromkeys(self.settings.organs, 0)
+        for beat in heartbeats(observability.health_path(self.settings.data_dir)):
+            if beat.age_s(now) <= observability.heartbeat_max_age_s:
+                for queue in set(beat.queues) & serving.keys():
+                    serving[queue] += 1
+        for queue, count in serving.items():
+            workers.add_metric([queue], count)
+        yield workers
 
     def gateway_metrics(self) -> Iterator[Metric]:
         breaker = GaugeMetricFamily("organism_gateway_breaker_state", "1 for the state each endpoint's circuit "

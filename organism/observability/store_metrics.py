@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from organism.gateway.ledger import day_start, spent_usd
 from organism.gateway.models import LedgerEntry
 from organism.observability.instruments import OTHER
 from organism.store import session
-from organism.store.models import DeadLetter, DeadLetterStatus, Run, RunStatus
+from organism.store.models import OPEN_RUNS, DeadLetter, DeadLetterStatus, Run, RunStatus, utcnow
 from organism.workflows.queries import phase_durations
 
 RUN_BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -52,8 +55,9 @@ def dead_letter_metrics(url: str, skills: frozenset[str], organs: Sequence[str])
     yield waiting
 
 
-def ledger_metrics(url: str) -> Iterator[Metric]:
-    """Model calls, tokens and cost by model and skill, from the gateway's ledger.
+def ledger_metrics(url: str, zone: ZoneInfo, daily_budget_usd: float | None) -> Iterator[Metric]:
+    """Model calls, tokens and cost by model and skill, from the gateway's ledger; today's cost, the day as the
+    daily budget counts it (in ``zone``), and that budget, if one is set.
 
     The gateway's ``ledger_totals`` groups by one column; Prometheus wants model and skill together, so this
     groups the ledger table by both.
@@ -63,19 +67,25 @@ def ledger_metrics(url: str) -> Iterator[Metric]:
                                  labels=["model", "skill", "kind"])
     cost = CounterMetricFamily("organism_model_cost_usd", "Cost at the prices in force when each call was made.",
                                labels=["model", "skill"])
+    today = GaugeMetricFamily("organism_model_cost_usd_today", "Cost of today's calls, the day starting at "
+                              "midnight in ORGANISM_TIMEZONE, as the daily budget counts it.")
     with session(url) as s:
         rows = list(s.execute(select(LedgerEntry.model, LedgerEntry.skill, func.count(),
                                      func.sum(LedgerEntry.prompt_tokens), func.sum(LedgerEntry.completion_tokens),
                                      func.sum(LedgerEntry.cost_usd))
                               .group_by(LedgerEntry.model, LedgerEntry.skill)
                               .order_by(LedgerEntry.model, LedgerEntry.skill)))
+        today.add_metric([], spent_usd(s, since=day_start(datetime.now(zone).date(), zone)))
     for model, skill, count, prompt, completion, usd in rows:
         labels = [model, skill or OTHER]
         calls.add_metric(labels, count)
         tokens.add_metric([*labels, "prompt"], int(prompt or 0))
         tokens.add_metric([*labels, "completion"], int(completion or 0))
         cost.add_metric(labels, float(usd or 0.0))
-    yield from (calls, tokens, cost)
+    yield from (calls, tokens, cost, today)
+    if daily_budget_usd is not None:
+        yield GaugeMetricFamily("organism_gateway_daily_budget_usd", "Today's spend past which model calls are "
+                                "refused (ORGANISM_GATEWAY__DAILY_BUDGET_USD).", value=daily_budget_usd)
 
 
 def histogram(name: str, documentation: str, labels: list[str],
@@ -88,10 +98,17 @@ def histogram(name: str, documentation: str, labels: list[str],
     return family
 
 
-def run_metrics(url: str) -> Iterator[Metric]:
-    """Runs by workflow and status; finished runs' durations, whole and per phase, by outcome."""
+def run_metrics(url: str, workflows: Iterable[str]) -> Iterator[Metric]:
+    """Runs by workflow and status; finished runs' durations, whole and per phase, by outcome; when each
+    workflow's latest run of each outcome finished; open runs past their deadline (0 for each of ``workflows``)."""
     by_status = GaugeMetricFamily("organism_runs", "Runs in the store, by workflow and status.",
                                   labels=["workflow", "status"])
+    latest = GaugeMetricFamily("organism_run_last_finished_timestamp_seconds", "When the latest run of the "
+                               "workflow that ended with this outcome finished (Unix time).",
+                               labels=["workflow", "outcome"])
+    overdue = GaugeMetricFamily("organism_runs_overdue", "Runs still open past their deadline: the watchdog (in "
+                                "beat) fails them, so one that stays open means it is not running.",
+                                labels=["workflow"])
     totals: dict[tuple[str, ...], list[float]] = defaultdict(list)
     phases: dict[tuple[str, ...], list[float]] = defaultdict(list)
     finished = (RunStatus.SUCCEEDED.value, RunStatus.FAILED.value)
@@ -100,13 +117,24 @@ def run_metrics(url: str) -> Iterator[Metric]:
                                                  .group_by(Run.workflow, Run.status)
                                                  .order_by(Run.workflow, Run.status)):
             by_status.add_metric([workflow, status], count)
+        for workflow, status, at in s.execute(select(Run.workflow, Run.status, func.max(Run.finished_at))
+                                              .where(Run.status.in_(finished))
+                                              .group_by(Run.workflow, Run.status)
+                                              .order_by(Run.workflow, Run.status)):
+            if at is not None:  # SQLite gives back the store's UTC without its zone
+                latest.add_metric([workflow, status], (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+        late = dict.fromkeys(workflows, 0) | {workflow: count for workflow, count in s.execute(
+            select(Run.workflow, func.count()).where(Run.status.in_(OPEN_RUNS), Run.deadline_at < utcnow())
+            .group_by(Run.workflow))}
         for run in s.scalars(select(Run).options(selectinload(Run.nodes)).where(Run.status.in_(finished))):
             if run.finished_at is not None:
                 totals[run.workflow, run.status].append((run.finished_at - run.created_at).total_seconds())
             for phase, status, seconds in phase_durations(run):
                 if seconds is not None:
                     phases[run.workflow, phase, status].append(seconds)
-    yield by_status
+    for workflow, count in sorted(late.items()):
+        overdue.add_metric([workflow], count)
+    yield from (by_status, latest, overdue)
     yield histogram("organism_run_duration_seconds", "Finished runs, from start to finish, by outcome.",
                     ["workflow", "outcome"], totals, RUN_BUCKETS_S)
     yield histogram("organism_run_phase_duration_seconds", "Phases of finished runs, from their first node's "
