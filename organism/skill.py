@@ -30,6 +30,7 @@ from organism.errors import InvalidArguments, SkillDefinitionError
 from organism.failures import bookkeeping, dead_letters, degrade
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
+from organism.observability import tracing
 from organism.observability.events import NAMED_REQUEST
 from organism.settings import Settings, get_settings
 from organism.workflows import heal, node_writer, tracking
@@ -92,7 +93,8 @@ class SkillTask(Task):
             logger.info("%s[%s]: its run was cancelled; not run", self.name, request.id)
             raise Ignore()
         try:
-            with degrade.collecting(self.skill.optional) as degraded:
+            last = self._spent()[0] >= self.policy().max_retries  # a transient failure now has no retry left
+            with degrade.collecting(self.skill.optional, last) as degraded:
                 result = degrade.mark(self.run(*args, **kwargs), degraded)
         except Exception as exc:
             self._retry_or_give_up(exc, args, kwargs)
@@ -192,6 +194,7 @@ class SkillTask(Task):
             traceback="".join(traceback.format_exception(exc)), attempts=[last], delivery_count=deliveries,
             replay_of=getattr(request, dead_letters.REPLAY_HEADER, None))
         node_writer.flush()  # this node's start, if still queued, must not land after its failure
+        tracing.dead_lettered(reason, letter.error_type)
         bookkeeping.gave_up(self.settings.database, letter)
         dead_letters.publish_copy(self.app, letter)
 

@@ -47,9 +47,23 @@ class Broker(ABC):
         """Celery's ``broker_transport_options``."""
         return {}
 
+    @property
+    def management_api(self) -> str | None:
+        """The broker's HTTP management API, with the URL's credentials (Flower's Broker page), if it has one."""
+        return None
+
     def queue_arguments(self, settings: Settings, organ: str) -> dict[str, Any] | None:
         """The arguments ``organ``'s queue is declared with, if the broker takes any."""
         return None
+
+    def dead_queue_arguments(self, settings: Settings) -> dict[str, Any] | None:
+        """The arguments the dead-letter queue is declared with, if the broker enforces its retention itself."""
+        return None
+
+    def trim_dead_queue(self, channel: Any, settings: Settings) -> int:
+        """Drop what the dead-letter queue keeps beyond its retention, where the broker does not do it itself;
+        how many messages were dropped. Called after each message the app adds there."""
+        return 0
 
     @abstractmethod
     def oldest_payloads(self, channel: Any, queue: str) -> list[str | bytes] | None:
