@@ -1,4 +1,5 @@
-"""The gateway's tables: endpoint state (breaker, pause, rate window), permits, waiters, and the token ledger.
+"""The gateway's tables: endpoint state (breaker, pause, rate window, last error), permits, waiters, each route's
+turn counter, and the token ledger.
 
 Coordination times are epoch seconds (``float``) from the callers' clocks, so every comparison and sum is plain
 arithmetic that reads the same on SQLite and PostgreSQL; hosts must keep their clocks in sync (NTP), well within
@@ -28,7 +29,8 @@ class BreakerState(enum.StrEnum):
 
 
 class Endpoint(Base):
-    """One model API endpoint as the whole cluster sees it: circuit breaker, 429 pause, rate window, latency."""
+    """One model API endpoint as the whole cluster sees it: circuit breaker, 429 pause, rate window, latency, and
+    its last error. Keyed by the endpoint's name (by default its base URL without credentials)."""
 
     __tablename__ = "gateway_endpoints"
 
@@ -43,6 +45,17 @@ class Endpoint(Base):
     window_requests: Mapped[int] = mapped_column(Integer, default=0)
     window_tokens: Mapped[int] = mapped_column(Integer, default=0)
     latency_s: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[float | None] = mapped_column(Float)
+
+
+class RouteTurn(Base):
+    """How many calls a weighted route has placed, cluster-wide: call ``n`` takes turn ``n`` of its cycle."""
+
+    __tablename__ = "gateway_routes"
+
+    route: Mapped[str] = mapped_column(String(100), primary_key=True)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Permit(Base):
@@ -69,8 +82,14 @@ class Waiter(Base):
     expires_at: Mapped[float] = mapped_column(Float)
 
 
+class LedgerStatus(enum.StrEnum):
+    ANSWERED = "answered"
+    REFUSED = "refused"  # by a policy, before any request left: no endpoint, no model, no tokens
+
+
 class LedgerEntry(Base):
-    """One answered model call: tokens, cost at the prices in force, and the reply (so a redelivery reuses it).
+    """One model call: answered (tokens, cost at the prices in force, the route, endpoint and model that answered,
+    and the reply, so a redelivery reuses it) or refused by a policy (``policy`` names it, ``reply`` holds why).
 
     Unique by (task id, attempt, call number within the attempt): a retry is a new attempt and counts, a
     redelivered attempt is the same one and never counts twice.
@@ -83,8 +102,11 @@ class LedgerEntry(Base):
     task_id: Mapped[str] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    endpoint: Mapped[str] = mapped_column(String(300))
-    model: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=LedgerStatus.ANSWERED.value)
+    route: Mapped[str | None] = mapped_column(String(100))
+    endpoint: Mapped[str | None] = mapped_column(String(300))
+    model: Mapped[str | None] = mapped_column(String(200), index=True)
+    policy: Mapped[str | None] = mapped_column(String(200))
     skill: Mapped[str | None] = mapped_column(String(200), index=True)
     organ: Mapped[str | None] = mapped_column(String(50))
     run_id: Mapped[str | None] = mapped_column(String(36), index=True)
