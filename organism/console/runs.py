@@ -5,6 +5,7 @@ and its report; and what an operator does to a run: resume it, cancel it, replay
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
@@ -58,28 +59,23 @@ def show(ref: str) -> str:
 @runs.post("/runs/<ref>/resume")
 def resume_run(ref: str) -> Response:
     """Re-run every node of a failed run that did not succeed, reusing the stored results of the others."""
-    app = organism()
-    try:
-        with audited_request(action="run.resume", target=f"run {ref}", detail={}) as entry:
-            started = resume(app, ref, by=f"from the console by {g.operator}")
-            entry.outcome_detail = f"resumed run {started.key}"
-    except (CannotResume, BrokerUnavailable) as error:
-        flash(f"not resumed: {error}", "error")
-    else:
-        flash(f"run {started.key} resumed: the nodes that did not succeed run again", "ok")
-    return redirect(url_for(".show", ref=ref))
+    return _act(ref, "run.resume", "not resumed",
+                lambda by: f"run {resume(organism(), ref, by=by).key} resumed: what did not succeed runs again")
 
 
 @runs.post("/runs/<ref>/cancel")
 def cancel_run(ref: str) -> Response:
     """Revoke a run's unfinished nodes; the run ends cancelled."""
-    app = organism()
+    return _act(ref, "run.cancel", "not cancelled", lambda by: str(cancel(organism(), ref, by=by)))
+
+
+def _act(ref: str, action: str, refused: str, do: Callable[[str], str]) -> Response:
+    """Do ``action`` to run ``ref`` as the signed-in operator, in the audit trail; flash what it did, or why not."""
     try:
-        with audited_request(action="run.cancel", target=f"run {ref}", detail={}) as entry:
-            done = cancel(app, ref, by=f"from the console by {g.operator}")
-            entry.outcome_detail = str(done)
-    except CannotCancel as error:
-        flash(f"not cancelled: {error}", "error")
+        with audited_request(action=action, target=f"run {ref}", detail={}) as entry:
+            entry.outcome_detail = done = do(f"from the console by {g.operator}")
+    except (CannotResume, CannotCancel, BrokerUnavailable) as error:
+        flash(f"{refused}: {error}", "error")
     else:
-        flash(str(done), "ok")
+        flash(done, "ok")
     return redirect(url_for(".show", ref=ref))

@@ -64,7 +64,7 @@ def test_replay_a_node_into_its_run_then_resume_the_rest(production: Cluster, pa
     expect(page.locator("#resume")).to_have_count(0)
     page.screenshot(path=str(artifacts / "console-run-healed.png"), full_page=True)
     done = _actions(url)
-    assert ("run.resume", f"ok: resumed run {run.key}") in done
+    assert ("run.resume", f"ok: run {run.key} resumed: what did not succeed runs again") in done
     assert any(action == "dlq.replay" and outcome.startswith("ok") for action, outcome in done)
 
 
