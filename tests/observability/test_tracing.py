@@ -10,9 +10,11 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from organism import store
@@ -23,11 +25,14 @@ from organism.observability import tracing
 from organism.observability.tracing_settings import TracingSettings
 from organism.settings import SettingsError, load
 from organism.store.models import DeadLetter
+from organism.workflows.queries import find_run
+from organism.workflows.start import start
 from tests.conftest import daily_sync_on_own_workers, make_settings
 from tests.gateway.conftest import API_KEY, FakeServer, fake_server
 from tests.support.faulty import fail_with
+from tests.support.noop import FAIL_SYNC, GATE
 from tests.support.otlp import OtlpReceiver
-from tests.support.services import ROOT, ensure_services, profile_env, wait_for
+from tests.support.services import ROOT, ensure_services, finished_run, profile_env, wait_for
 
 __all__ = ["fake_server"]  # the fixture, shared with the gateway's tests
 
@@ -142,6 +147,45 @@ def test_a_call_outside_runs_is_a_trace_of_its_attempts_with_the_retry_and_the_d
     assert last.status_code == ERROR and last.attributes["organism.dead_letter_reason"] == "exhausted"
     assert "dead-lettered" in [name for name, _ in last.events]
     assert "hunter2" not in str(receiver.spans) and "password=***" in last.status_message
+
+
+@pytest.mark.integration
+def test_a_run_resumed_from_another_process_stays_in_its_trace(receiver: OtlpReceiver, tmp_path: Path) -> None:
+    ensure_services()
+    gate = redis.Redis.from_url(GATE)
+    gate.delete("gate")
+    env = profile_env("embedded", tmp_path) | {"ORGANISM_TRACING__OTLP_ENDPOINT": receiver.endpoint,
+                                               "PYTHONPATH": str(ROOT)}
+    settings = make_settings(env)
+    store.migrate(settings.database)
+    app = create_app(settings)
+    app.set_current()
+    with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs"):
+        started = start(app, FAIL_SYNC, {"date": date(2026, 2, 3)})
+        assert finished_run(settings.database, started.run_id, timeout_s=30).status == "failed"
+        wait_for(lambda: all(n.status != "running" for n in find_run(settings.database, started.run_id).nodes),
+                 20, "the other scans to finish")
+        gate.set("gate", "open")
+        resumed = subprocess.run([sys.executable, "-m", "organism", "runs", "resume", started.run_id],
+                                 capture_output=True, text=True, cwd=ROOT, env=os.environ | env, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        run = finished_run(settings.database, started.run_id, timeout_s=30)
+    tracing.configure(TracingSettings())
+    assert run.status == "succeeded", run.error
+
+    [root] = [s for s in receiver.spans if s.name == f"run {run.key}"]
+    [again] = [s for s in receiver.spans if s.name == "run sent again"]
+    assert again.trace_id == root.trace_id and again.parent_id == root.span_id
+    assert again.resource["process.pid"] not in (root.resource["process.pid"], os.getpid())
+    node_spans = [s for s in receiver.spans if s.attributes.get("organism.run_id") == run.id
+                  and "organism.node" in s.attributes]
+    assert {s.trace_id for s in node_spans} == {root.trace_id} and {s.parent_id for s in node_spans} == {root.span_id}
+    assert Counter(s.attributes["organism.node"] for s in node_spans) == Counter(
+        [n.name for n in run.nodes] + ["q2.gated"])  # q2.gated: the failed attempt and the resumed one
+    failed, passed = sorted((s for s in node_spans if s.attributes["organism.node"] == "q2.gated"),
+                            key=lambda s: s.status_code, reverse=True)
+    assert failed.status_code == ERROR and failed.attributes["organism.dead_letter_reason"] == "permanent"
+    assert passed.status_code != ERROR
 
 
 def _letter(url: str, task_id: str) -> DeadLetter | None:
