@@ -14,6 +14,7 @@ from organism.brokers import broker_for, embedded
 from organism.brokers import results as result_backends
 from organism.brokers.queues import declare_dead_letters, organ_queues, route_by_organ
 from organism.failures import bad_messages
+from organism.gateway import routes
 from organism.observability import events, hooks, tracing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
@@ -84,8 +85,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings | None = None) -> Organism:
-    """Build the Celery app for ``settings`` (default: the process-wide settings)."""
+    """Build the Celery app for ``settings`` (default: the process-wide settings).
+
+    Raises:
+        SettingsError: the gateway's routes or policies are wrong (one line each).
+    """
     settings = settings or get_settings()
+    routes.check(settings)
     app = Organism("organism", set_as_current=True)
     app.settings = settings
     app.conf.update(celery_config(settings))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import click
 
 from organism.brokers import broker_for
+from organism.gateway import routes
 from organism.settings import Settings, SettingsError, load
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def settings_or_exit() -> Settings:
     try:
         settings = load()
         broker_for(settings.broker)  # a URL that names no broker is a configuration mistake too
+        routes.check(settings)  # and so are the gateway's routes and policies, as the app would find them
         return settings
     except SettingsError as error:
         problems = str(error).splitlines()

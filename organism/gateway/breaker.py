@@ -20,8 +20,15 @@ from sqlalchemy.orm import Session
 from organism.errors import Deferred
 from organism.gateway.endpoint import Endpoints, EndpointState
 from organism.gateway.models import BreakerState, Endpoint
+from organism.gateway.settings import GatewaySettings
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED.value, BreakerState.OPEN.value, BreakerState.HALF_OPEN.value
+PROBE_MARGIN_S = 5.0  # a probe's claim outlives its call's timeouts by this much
+
+
+def probe_ttl_s(config: GatewaySettings) -> float:
+    """How long a half-open probe's claim lasts: longer than its call can take."""
+    return config.connect_timeout_s + config.read_timeout_s + PROBE_MARGIN_S
 
 
 class CircuitOpen(Deferred):
@@ -46,21 +53,19 @@ class Breaker:
         self.probe_ttl_s = probe_ttl_s
         self.max_wait_s = max_wait_s
 
-    def check(self, state: EndpointState, now: float) -> None:
-        """Let a call on if the circuit is closed, or if it may be the half-open probe (see :meth:`claim`).
-
-        Raises:
-            CircuitOpen: the circuit is open (wait for the rest of the cooldown).
-            Deferred: another probe is out.
-        """
+    def blocked(self, state: EndpointState, now: float) -> Deferred | None:
+        """None if a call may go on: the circuit is closed, or it may be the half-open probe (see :meth:`claim`).
+        Else why not: :class:`CircuitOpen` for the rest of the cooldown, or a :class:`Deferred` while another
+        probe is out."""
         where = self.endpoints.endpoint
         if state.breaker is BreakerState.OPEN and state.open_until is not None and state.open_until > now:
             wait_s = state.open_until - now
-            raise CircuitOpen(f"circuit open for {where} after {state.failures} consecutive failures; "
-                              f"a probe may go in {wait_s:.1f}s", wait_s)
+            return CircuitOpen(f"circuit open for {where} after {state.failures} consecutive failures; "
+                               f"a probe may go in {wait_s:.1f}s", wait_s)
         if state.breaker is BreakerState.HALF_OPEN and state.probe_until is not None and state.probe_until > now:
-            raise Deferred(f"circuit half-open for {where}: another call is probing it",
-                           min(state.probe_until - now, self.max_wait_s))
+            return Deferred(f"circuit half-open for {where}: another call is probing it",
+                            min(state.probe_until - now, self.max_wait_s))
+        return None
 
     def claim(self, s: Session, state: EndpointState, now: float) -> str | None:
         """None if the circuit is closed; else claim the one probe in ``s`` and return its id.

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, case, update
+from sqlalchemy import ColumnElement, Update, case, select, update
 from sqlalchemy.orm import Session
 
 from organism.gateway.models import BreakerState, Endpoint, insert_ignoring_duplicates
 from organism.store import session
 
 LATENCY_WEIGHT = 0.2  # weight of the newest call in the hold-time estimate (an exponential moving average)
+ERROR_CHARS = 500  # of an endpoint's last error
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,7 @@ class Endpoints:
 
     def read(self, s: Session) -> EndpointState:
         """The endpoint's current state; its row is made on first use (or anew, if deleted to reset it)."""
-        row = s.get(Endpoint, self.endpoint)
-        if row is None:
-            insert_ignoring_duplicates(s, Endpoint, endpoint=self.endpoint, breaker=BreakerState.CLOSED.value,
-                                       failures=0, window_start=0.0, window_requests=0, window_tokens=0)
-            row = s.get(Endpoint, self.endpoint)
-            assert row is not None
-        return EndpointState(BreakerState(row.breaker), row.failures, row.open_until, row.probe_until,
-                             row.paused_until, row.window_start, row.window_requests, row.window_tokens,
-                             row.latency_s)
+        return read_states(s, [self.endpoint])[self.endpoint]
 
     def statement(self, *conditions: ColumnElement[bool], **values: Any) -> Update:
         """An ``UPDATE`` of the row with ``values``, applied only if ``conditions`` hold at that moment."""
@@ -64,7 +57,28 @@ class Endpoints:
             return bool(s.execute(self.statement(*conditions, **values)).rowcount)  # type: ignore[attr-defined]
 
     @staticmethod
+    def error_values(error: Exception, now: float) -> dict[str, Any]:
+        """Keep what went wrong last, for the console."""
+        return {"last_error": str(error)[:ERROR_CHARS], "last_error_at": now}
+
+    @staticmethod
     def latency_values(latency_s: float) -> dict[str, Any]:
         """Fold how long one call held its permit into the estimate that waiters plan with."""
         estimate = Endpoint.latency_s * (1 - LATENCY_WEIGHT) + latency_s * LATENCY_WEIGHT
         return {"latency_s": case((Endpoint.latency_s.is_(None), latency_s), else_=estimate)}
+
+
+def read_states(s: Session, names: list[str]) -> dict[str, EndpointState]:
+    """The current state of each endpoint named, in one ``SELECT``; a missing row is made (on first use, or anew
+    if deleted to reset the endpoint)."""
+    rows = {row.endpoint: row for row in s.scalars(select(Endpoint).where(Endpoint.endpoint.in_(names)))}
+    missing = [name for name in names if name not in rows]
+    for name in missing:
+        insert_ignoring_duplicates(s, Endpoint, endpoint=name, breaker=BreakerState.CLOSED.value, failures=0,
+                                   window_start=0.0, window_requests=0, window_tokens=0)
+    if missing:
+        rows.update((row.endpoint, row) for row in s.scalars(select(Endpoint).where(Endpoint.endpoint.in_(missing))))
+    return {name: EndpointState(BreakerState(row.breaker), row.failures, row.open_until, row.probe_until,
+                                row.paused_until, row.window_start, row.window_requests, row.window_tokens,
+                                row.latency_s)
+            for name, row in rows.items()}

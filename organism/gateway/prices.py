@@ -1,7 +1,8 @@
 """Model prices from ``config/prices.toml``: US dollars per million prompt and completion tokens.
 
 The file is what users edit and review; the ledger copies the prices in force into each row, so the SQL store
-keeps the prices every call was charged at and editing the file never rewrites history.
+keeps the prices every call was charged at and editing the file never rewrites history. A route's endpoint may
+carry its own price in the settings instead, which holds whatever model name the endpoint reports.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,17 @@ class Price:
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok) / 1e6
+
+    def price(self, model: str) -> Price:
+        """Itself, whatever the model: the :class:`Prices` of an endpoint priced in the settings."""
+        return self
+
+
+class Prices(Protocol):
+    """Where a call's price comes from: a :class:`PriceTable`, or an endpoint's own :class:`Price`."""
+
+    def price(self, model: str) -> Price:
+        """The price of ``model``."""
 
 
 UNKNOWN = Price(0.0, 0.0)
@@ -60,11 +73,16 @@ class PriceTable:
                                  "(US dollars per million tokens)") from None
         return cls(prices, str(path))
 
-    def price(self, model: str) -> Price:
-        """The price of ``model``, or zero (logged once per model) when the table does not know it."""
+    def find(self, model: str) -> Price | None:
+        """The price of ``model``, or None when the table does not know it."""
         found = self._prices.get(model)
         if found is None:
             found = next((self._prices[n] for n in self._by_length if model.startswith(n)), None)
+        return found
+
+    def price(self, model: str) -> Price:
+        """The price of ``model``, or zero (logged once per model) when the table does not know it."""
+        found = self.find(model)
         if found is None:
             if model not in self._warned:
                 self._warned.add(model)

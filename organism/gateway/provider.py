@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
 from organism.errors import PermanentError, TransientError
+from organism.gateway.settings import endpoint_name
 
 SNIPPET_CHARS = 300
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -75,14 +75,6 @@ class _Bearer(requests.auth.AuthBase):
         return "_Bearer(***)"
 
 
-def endpoint_name(base_url: str) -> str:
-    """The base URL without credentials, query or fragment: the key of the endpoint's shared state."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
 def retry_after_s(value: str | None, default_s: float, max_s: float) -> float:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), capped at ``max_s``."""
     if not value:
@@ -99,12 +91,15 @@ def retry_after_s(value: str | None, default_s: float, max_s: float) -> float:
 
 
 class Provider:
-    """Posts chat completions to one endpoint and turns the outcome into a :class:`ChatResult` or an error."""
+    """Posts chat completions to one endpoint and turns the outcome into a :class:`ChatResult` or an error.
+
+    Its messages start with ``name`` (default: the base URL without credentials).
+    """
 
     def __init__(self, base_url: str, api_key: SecretStr | None, connect_timeout_s: float, read_timeout_s: float,
-                 default_pause_s: float, max_pause_s: float) -> None:
+                 default_pause_s: float, max_pause_s: float, name: str | None = None) -> None:
         self.url = f"{base_url.rstrip('/')}/chat/completions"
-        self.endpoint = endpoint_name(base_url)
+        self.endpoint = name or endpoint_name(base_url)
         self._key = api_key
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._pause = (default_pause_s, max_pause_s)

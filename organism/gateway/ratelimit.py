@@ -30,12 +30,17 @@ class RateLimits:
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
 
-    def check_pause(self, state: EndpointState, now: float) -> None:
-        """Raises :class:`Deferred` for the rest of a 429's pause."""
+    def blocked(self, state: EndpointState, now: float) -> Deferred | None:
+        """A :class:`Deferred` for the rest of a 429's pause, or until the next window if this one is full as
+        ``state`` shows it (:meth:`claim` decides); None if a call may go on."""
         if state.paused_until is not None and state.paused_until > now:
             wait_s = state.paused_until - now
-            raise Deferred(f"{self.endpoints.endpoint} asked every caller to wait (HTTP 429); "
-                           f"{wait_s:.1f}s left", wait_s)
+            return Deferred(f"{self.endpoints.endpoint} asked every caller to wait (HTTP 429); "
+                            f"{wait_s:.1f}s left", wait_s)
+        window = math.floor(now / WINDOW_S) * WINDOW_S
+        if state.window_start == window and self._full(state.window_requests, state.window_tokens):
+            return self._wait(window, now)
+        return None
 
     @staticmethod
     def pause_values(wait_s: float, now: float) -> dict[str, Any]:
@@ -64,9 +69,7 @@ class RateLimits:
                                  window_requests=case((new, 1), else_=Endpoint.window_requests + 1),
                                  window_tokens=case((new, 0), else_=Endpoint.window_tokens)):
             return window
-        wait_s = window + WINDOW_S - now + random.uniform(0, WINDOW_JITTER_S)
-        raise Deferred(f"{self.endpoints.endpoint}: per-minute limit reached "
-                       f"({self._limits()}); next window in {wait_s:.1f}s", wait_s)
+        raise self._wait(window, now)
 
     @staticmethod
     def tokens_values(window: float | None, tokens: int) -> dict[str, Any]:
@@ -74,6 +77,15 @@ class RateLimits:
         if window is None:
             return {}
         return {"window_tokens": Endpoint.window_tokens + case((Endpoint.window_start == window, tokens), else_=0)}
+
+    def _full(self, requests: int, tokens: int) -> bool:
+        return ((self.requests_per_minute is not None and requests >= self.requests_per_minute)
+                or (self.tokens_per_minute is not None and tokens >= self.tokens_per_minute))
+
+    def _wait(self, window: float, now: float) -> Deferred:
+        wait_s = window + WINDOW_S - now + random.uniform(0, WINDOW_JITTER_S)
+        return Deferred(f"{self.endpoints.endpoint}: per-minute limit reached ({self._limits()}); "
+                        f"next window in {wait_s:.1f}s", wait_s)
 
     def _limits(self) -> str:
         parts = []

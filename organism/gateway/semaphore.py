@@ -52,14 +52,16 @@ class Lease:
 
 
 class NoPermit(Deferred):
-    """Every permit is held; ``position`` waiters are ahead of this caller."""
+    """Every permit is held; ``position`` waiters are ahead of this caller, which is at the ``front`` of the line
+    if they are fewer than the permits."""
 
-    def __init__(self, message: str, wait_s: float, position: int) -> None:
+    def __init__(self, message: str, wait_s: float, position: int, front: bool = False) -> None:
         super().__init__(message, wait_s)
         self.position = position
+        self.front = front
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (str(self), self.wait_s, self.position)
+        return type(self), (str(self), self.wait_s, self.position, self.front)
 
 
 class Semaphore:
@@ -93,20 +95,52 @@ class Semaphore:
             latency_s: how long a call typically holds a permit, to tell waiters when their turn is due.
         """
         now = time.time()
-        self._ensure_permits(s)
+        self.ensure(s)
         held_since = self._held_since(s, now)
         if len(held_since) < self.limit:
-            holder = self._take(s, now)
-            if holder is not None:
+            lease = self.take(s, now)
+            if lease is not None:
                 if waiter is not None:
                     s.execute(delete(Waiter).where(Waiter.endpoint == self.endpoint, Waiter.waiter == waiter))
-                return Lease(holder)
+                return lease
+        return self.wait(s, waiter, held_since, latency_s, now)
+
+    def take(self, s: Session, now: float) -> Lease | None:
+        """Claim the first free permit in ``s``; None if none is (another process may have been quicker)."""
+        holder = uuid.uuid4().hex
+        free = or_(Permit.holder.is_(None), Permit.expires_at < now)
+        candidate = (select(Permit.slot).where(Permit.endpoint == self.endpoint, Permit.slot < self.limit, free)
+                     .order_by(Permit.slot).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+        taken = s.execute(update(Permit).where(Permit.endpoint == self.endpoint, Permit.slot == candidate, free)
+                          .values(holder=holder, acquired_at=now, expires_at=now + self.lease_ttl_s))
+        return Lease(holder) if taken.rowcount else None  # type: ignore[attr-defined]
+
+    def wait(self, s: Session, waiter: str | None, held_since: list[float], latency_s: float | None,
+             now: float) -> NoPermit:
+        """No permit for this caller: its place among the waiters (``waiter`` listed if given) and its wait."""
         position, listed = self._position(s, waiter, now)
         wait_s = self.wait_s(position, held_since, latency_s, now)
         if waiter is not None and (listed is None or listed < now + wait_s + WAITER_GRACE_S):
             self._list(s, waiter, now, listed is None)
         return NoPermit(f"all {self.limit} permits for {self.endpoint} are in use; {position} waiting ahead, "
-                        f"back in {wait_s:.2f}s", wait_s, position)
+                        f"back in {wait_s:.2f}s", wait_s, position, position < self.limit)
+
+    def held(self, rows: list[tuple[int, str | None, float | None, float | None]], now: float) -> list[float] | None:
+        """When each live lease among this endpoint's permit ``rows`` (slot, holder, acquired, expires) was taken;
+        None if its permits are not all there (deleted to reset the endpoint): :meth:`ensure` them."""
+        mine = [row for row in rows if row[0] < self.limit]
+        if len(mine) != self.limit:
+            self._ensured = False
+            return None
+        return [since for _, holder, since, expires in mine
+                if holder is not None and since is not None and expires is not None and expires >= now]
+
+    def ensure(self, s: Session) -> None:
+        """Make this endpoint's permit rows, once per process (again after :meth:`held` found some missing)."""
+        if not self._ensured:
+            for slot in range(self.limit):
+                insert_ignoring_duplicates(s, Permit, endpoint=self.endpoint, slot=slot)
+            self._ensured = True
 
     @contextmanager
     def renewing(self, lease: Lease) -> Iterator[Lease]:
@@ -161,24 +195,13 @@ class Semaphore:
 
     def _held_since(self, s: Session, now: float) -> list[float]:
         """When each live lease was taken; missing permit rows (deleted to reset the endpoint) are made again."""
-        rows = s.execute(select(Permit.holder, Permit.acquired_at, Permit.expires_at)
+        rows = s.execute(select(Permit.slot, Permit.holder, Permit.acquired_at, Permit.expires_at)
                          .where(Permit.endpoint == self.endpoint, Permit.slot < self.limit)).all()
-        if len(rows) != self.limit:
-            self._ensured = False
-            self._ensure_permits(s)
+        held = self.held([tuple(row) for row in rows], now)  # type: ignore[misc]
+        if held is None:
+            self.ensure(s)
             return self._held_since(s, now)
-        return [since for holder, since, expires in rows
-                if holder is not None and since is not None and expires is not None and expires >= now]
-
-    def _take(self, s: Session, now: float) -> str | None:
-        """Claim the first free permit; its new holder id, or None if another process was quicker."""
-        holder = uuid.uuid4().hex
-        free = or_(Permit.holder.is_(None), Permit.expires_at < now)
-        candidate = (select(Permit.slot).where(Permit.endpoint == self.endpoint, Permit.slot < self.limit, free)
-                     .order_by(Permit.slot).limit(1).with_for_update(skip_locked=True).scalar_subquery())
-        taken = s.execute(update(Permit).where(Permit.endpoint == self.endpoint, Permit.slot == candidate, free)
-                          .values(holder=holder, acquired_at=now, expires_at=now + self.lease_ttl_s))
-        return holder if taken.rowcount else None  # type: ignore[attr-defined]
+        return held
 
     def _position(self, s: Session, waiter: str | None, now: float) -> tuple[int, float | None]:
         """How many live waiters are ahead of ``waiter`` (all of them if it is not listed), and its expiry."""
@@ -204,12 +227,6 @@ class Semaphore:
                                        or_(Waiter.expires_at < now, Waiter.waiter == waiter)))
         insert_ignoring_duplicates(s, Waiter, endpoint=self.endpoint, waiter=waiter, since=now,
                                    expires_at=expires_at)
-
-    def _ensure_permits(self, s: Session) -> None:
-        if not self._ensured:
-            for slot in range(self.limit):
-                insert_ignoring_duplicates(s, Permit, endpoint=self.endpoint, slot=slot)
-            self._ensured = True
 
 
 class _Renewer(threading.Thread):

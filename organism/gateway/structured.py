@@ -1,7 +1,8 @@
 """Structured answers: a prompt template from ``config/prompts/``, a pydantic schema, and one repair attempt.
 
-A template is a TOML file with a ``system`` and a ``user`` string; ``$name`` placeholders are filled from the
-variables (values that are not strings are inserted as JSON). The schema goes to the model twice: as the
+A template is a TOML file with a ``system`` and a ``user`` string, and optionally the ``route`` (model alias) it
+is asked of; ``$name`` placeholders are filled from the variables (values that are not strings are inserted as
+JSON). The schema goes to the model twice: as the
 ``response_format`` (if the provider supports it, see ``ORGANISM_GATEWAY__JSON_MODE``) and in the system
 message. A reply that does not validate is shown its errors once and asked again; a second invalid reply is an
 :class:`InvalidReply` (a :class:`~organism.errors.PermanentError`), because asking a third time rarely helps and
@@ -74,8 +75,16 @@ def without_model(error: BudgetExhausted | CircuitOpen | EndpointDown | InvalidR
     return deterministic(f"model unavailable: {error}")
 
 
-def render(path: Path, variables: dict[str, Any]) -> list[Message]:
-    """The system and user messages of the template at ``path`` with ``variables`` filled in.
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered template: its messages, and the route it names (None: the call's default)."""
+
+    messages: list[Message]
+    route: str | None
+
+
+def render(path: Path, variables: dict[str, Any]) -> Prompt:
+    """The system and user messages of the template at ``path`` with ``variables`` filled in, and its route.
 
     Raises:
         PermanentError: the template is missing, malformed, or names a variable not given.
@@ -83,13 +92,17 @@ def render(path: Path, variables: dict[str, Any]) -> list[Message]:
     try:
         template = tomllib.loads(path.read_text(encoding="utf-8"))
         values = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in variables.items()}
-        return [{"role": role, "content": string.Template(template[role]).substitute(values)}
-                for role in ("system", "user")]
+        messages: list[Message] = [{"role": role, "content": string.Template(template[role]).substitute(values)}
+                                   for role in ("system", "user")]
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise PermanentError(f"prompt template {path}: {error}") from None
     except KeyError as error:
         raise PermanentError(f"prompt template {path}: no {error} (a 'system' and a 'user' string, "
                              f"and every $variable given)") from None
+    route = template.get("route")
+    if route is not None and not isinstance(route, str):
+        raise PermanentError(f"prompt template {path}: 'route' must be a route's name, e.g. route = \"bulk-cheap\"")
+    return Prompt(messages, route)
 
 
 def parse(reply: str, schema: type[M]) -> M:
@@ -99,8 +112,10 @@ def parse(reply: str, schema: type[M]) -> M:
 
 
 def complete_json(template_name: str, variables: dict[str, Any], schema: type[M], *, client: Gateway | None = None,
-                  skill: str | None = None, run_id: str | None = None) -> JsonReply[M]:
+                  route: str | None = None, skill: str | None = None, run_id: str | None = None) -> JsonReply[M]:
     """Ask the model to fill ``schema`` using prompt template ``template_name``; one repair if it does not.
+
+    The call goes to ``route``, else the template's, else the skill's default (:meth:`Gateway.chat`).
 
     Raises:
         PermanentError: the template is unusable.
@@ -109,7 +124,8 @@ def complete_json(template_name: str, variables: dict[str, Any], schema: type[M]
     """
     client = client or gateway()
     json_schema = schema.model_json_schema()
-    messages = render(client.config.prompts_dir / f"{template_name}.toml", variables)
+    prompt = render(client.config.prompts_dir / f"{template_name}.toml", variables)
+    messages = prompt.messages
     messages[0]["content"] += ("\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n"
                                + json.dumps(json_schema, ensure_ascii=False))
     formats: dict[str, dict[str, Any] | None] = {
@@ -120,7 +136,8 @@ def complete_json(template_name: str, variables: dict[str, Any], schema: type[M]
     response_format = formats[client.config.json_mode]
     problem = ""
     for attempt in range(2):
-        result = client.chat(messages, skill=skill, run_id=run_id, response_format=response_format)
+        result = client.chat(messages, route=route or prompt.route, skill=skill, run_id=run_id,
+                             response_format=response_format)
         try:
             return JsonReply(parse(result.content, schema), result.model, repaired=attempt > 0)
         except ValidationError as error:

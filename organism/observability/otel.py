@@ -60,7 +60,7 @@ from organism.redaction import redact_text
 from organism.settings import get_settings
 
 if TYPE_CHECKING:
-    from organism.gateway.prices import PriceTable
+    from organism.gateway.prices import Prices
     from organism.gateway.provider import ChatResult
 
 SCOPE = "organism"
@@ -309,7 +309,7 @@ class ModelCall:
     def __init__(self, span: Span) -> None:
         self.span = span
 
-    def answered(self, result: ChatResult, prices: PriceTable) -> None:
+    def answered(self, result: ChatResult, prices: Prices) -> None:
         usage = result.usage
         self.span.set_attributes({
             "gen_ai.response.model": result.model, "gen_ai.usage.input_tokens": usage.prompt_tokens,

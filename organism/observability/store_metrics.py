@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from organism.gateway.ledger import day_start, spent_usd
-from organism.gateway.models import LedgerEntry
+from organism.gateway.models import LedgerEntry, LedgerStatus
 from organism.observability.instruments import OTHER
 from organism.store import session
 from organism.store.models import OPEN_RUNS, DeadLetter, DeadLetterStatus, Run, RunStatus, utcnow
@@ -73,11 +73,12 @@ def ledger_metrics(url: str, zone: ZoneInfo, daily_budget_usd: float | None) -> 
         rows = list(s.execute(select(LedgerEntry.model, LedgerEntry.skill, func.count(),
                                      func.sum(LedgerEntry.prompt_tokens), func.sum(LedgerEntry.completion_tokens),
                                      func.sum(LedgerEntry.cost_usd))
+                              .where(LedgerEntry.status == LedgerStatus.ANSWERED.value)
                               .group_by(LedgerEntry.model, LedgerEntry.skill)
                               .order_by(LedgerEntry.model, LedgerEntry.skill)))
         today.add_metric([], spent_usd(s, since=day_start(datetime.now(zone).date(), zone)))
     for model, skill, count, prompt, completion, usd in rows:
-        labels = [model, skill or OTHER]
+        labels = [model or OTHER, skill or OTHER]
         calls.add_metric(labels, count)
         tokens.add_metric([*labels, "prompt"], int(prompt or 0))
         tokens.add_metric([*labels, "completion"], int(completion or 0))

@@ -17,7 +17,7 @@ from organism.observability.tracing_settings import TracingSettings
 from organism.settings import SettingsError
 
 if TYPE_CHECKING:
-    from organism.gateway.prices import PriceTable
+    from organism.gateway.prices import Prices
     from organism.gateway.provider import ChatResult
 
 _otel: ModuleType | None = None  # organism.observability.otel while this process traces
@@ -56,7 +56,7 @@ def run_resent(run_id: str) -> AbstractContextManager[object]:
 
 
 class ModelCall(Protocol):
-    def answered(self, result: ChatResult, prices: PriceTable) -> None:
+    def answered(self, result: ChatResult, prices: Prices) -> None:
         """Record the model that answered, the tokens and the cost."""
 
 
@@ -68,7 +68,7 @@ class _Untraced:
                  traceback: TracebackType | None) -> None:
         return None
 
-    def answered(self, result: ChatResult, prices: PriceTable) -> None:
+    def answered(self, result: ChatResult, prices: Prices) -> None:
         return None
 
 

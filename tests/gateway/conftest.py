@@ -27,7 +27,10 @@ from sqlalchemy import delete
 from devtools.fake_model import spawn
 from organism import store
 from organism.app import create_app
-from organism.gateway.models import Endpoint, LedgerEntry, Permit, Waiter
+from organism.gateway.client import Gateway
+from organism.gateway.models import Endpoint, LedgerEntry, Permit, RouteTurn, Waiter
+from organism.gateway.routes import Target
+from organism.gateway.settings import DEFAULT_ROUTE
 from organism.local import LocalWorkers
 from organism.settings import Settings, load
 from organism.store.db import forget_engines
@@ -113,9 +116,9 @@ def broker_url() -> Iterator[str]:
 
 
 def clean(url: str) -> None:
-    """Forget every endpoint, permit, waiter and ledger row."""
+    """Forget every endpoint, permit, waiter, route turn and ledger row."""
     with store.session(url) as s:
-        for table in (Endpoint, Permit, Waiter, LedgerEntry):
+        for table in (Endpoint, Permit, Waiter, RouteTurn, LedgerEntry):
             s.execute(delete(table))
 
 
@@ -131,6 +134,12 @@ def gateway_settings(store_url: str, server_url: str, **gateway: Any) -> Setting
     """Settings of a gateway on ``store_url`` that talks to the fake server."""
     return load(database_url=store_url, gateway={"base_url": server_url, "model": "fake-model",
                                                  "api_key": API_KEY, **WORKER_GATEWAY, **gateway})
+
+
+def only_endpoint(gateway: Gateway) -> Target:
+    """The one endpoint of a gateway configured by base URL and model (the route ``default``)."""
+    (target,) = gateway.routes.route(DEFAULT_ROUTE).targets
+    return target
 
 
 def in_processes(count: int, target: Callable[..., Any], *args: Any, timeout_s: float = 60) -> list[Any]:

@@ -14,7 +14,7 @@ from organism.gateway.client import Gateway
 from organism.gateway.semaphore import Lease, Semaphore
 from organism.store import session
 from organism.store.db import forget_engines
-from tests.gateway.conftest import FakeServer, Workers, gateway_settings
+from tests.gateway.conftest import FakeServer, Workers, gateway_settings, only_endpoint
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -48,8 +48,8 @@ def test_a_sigkilled_holders_permit_returns_within_its_lease(store_url: str, ser
     server.control(latency_ms=30_000)
     holder = multiprocessing.get_context("fork").Process(target=_hold_a_permit, args=((store_url, server.url),))
     holder.start()
-    semaphore = Gateway(gateway_settings(store_url, server.url, max_concurrency=1,
-                                         lease_ttl_s=LEASE_TTL_S)).semaphore
+    semaphore = only_endpoint(Gateway(gateway_settings(store_url, server.url, max_concurrency=1,
+                                                       lease_ttl_s=LEASE_TTL_S))).semaphore
     try:
         wait_for(lambda: server.stats()["current"] == 1, 20, "the holder's call to reach the server")
         renewed_until = time.monotonic() + 2 * LEASE_TTL_S
