@@ -11,7 +11,8 @@ from rich.table import Table
 
 from organism.audit.details import replay_detail
 from organism.cli.audit import audited_command
-from organism.cli.context import app_or_exit, services_or_exit
+from organism.cli.context import app_or_exit, require, services_or_exit
+from organism.cli.doctor import check_broker
 from organism.failures import dead_letters
 from organism.failures.replay import Arguments, ReplayRefused
 from organism.failures.replay import replay as replay_letter
@@ -106,6 +107,7 @@ def replay(letter_id: int | None, everything: bool, skill: str | None, since: da
         raise click.UsageError("--arguments replays one letter: give its ID instead of --all")
     arguments = _arguments(edited)
     app = app_or_exit()
+    require(check_broker(app.settings))  # a broker out of reach: its one line once, not once per letter
     ids = [letter_id] if letter_id is not None else [
         letter.id for letter in dead_letters.find(app.settings.database, skill=skill, since=since)]
     refused = 0
