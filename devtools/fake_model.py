@@ -9,8 +9,9 @@ limit), timeouts (it sleeps past the client's read timeout), malformed JSON, or 
 Replies are scripted, or made up from the request's JSON schema (so the Daily Sync's model path runs against it),
 or an echo.
 
-It counts what a client cannot see for itself: requests by outcome, tokens sent, and concurrency (current, peak,
-and the time-weighted average between the first and the last arrival, which is while work was still waiting).
+It counts what a client cannot see for itself: requests by outcome and by model asked for, the ``max_tokens``
+each asked for, tokens sent, and concurrency (current, peak, and the time-weighted average between the first and
+the last arrival, which is while work was still waiting).
 
     GET  /stats     the counters, arrivals and intervals (epoch seconds)
     POST /control   change the behaviour: a JSON object of Behaviour fields
@@ -42,6 +43,7 @@ class Behaviour:
 
     latency_ms: float = 0.0
     fail_rate: float = 0.0
+    rate_limited_rate: float = 0.0  # share of 429s with Retry-After: retry_after_s
     timeout_rate: float = 0.0
     malformed_rate: float = 0.0
     rate_limit: int | None = None  # requests per minute before 429s
@@ -56,7 +58,7 @@ class Behaviour:
         if self.script:
             return self.script.pop(0)
         draw = random.random()
-        for name, rate in (("500", self.fail_rate), ("timeout", self.timeout_rate),
+        for name, rate in (("500", self.fail_rate), ("429", self.rate_limited_rate), ("timeout", self.timeout_rate),
                            ("malformed", self.malformed_rate)):
             if draw < rate:
                 return name
@@ -70,6 +72,8 @@ class Stats:
     def __init__(self) -> None:
         self.generation = 0
         self.outcomes: dict[str, int] = {}
+        self.models: dict[str, int] = {}
+        self.max_tokens: list[int | None] = []
         self.current = 0
         self.peak = 0
         self.prompt_tokens = 0
@@ -78,7 +82,8 @@ class Stats:
         self.intervals: list[tuple[float, float]] = []
 
     def snapshot(self) -> dict[str, Any]:
-        return {"requests": len(self.arrivals), "outcomes": dict(self.outcomes), "current": self.current,
+        return {"requests": len(self.arrivals), "outcomes": dict(self.outcomes), "models": dict(self.models),
+                "max_tokens": list(self.max_tokens), "current": self.current,
                 "peak": self.peak, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "average_concurrency": average_concurrency(self.intervals), "arrivals": list(self.arrivals),
                 "intervals": [list(i) for i in self.intervals], "now": time.time()}
@@ -192,6 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
         with server.lock:
             stats, behaviour, wake = server.stats, server.behaviour, server.wake
             stats.arrivals.append(arrived)
+            asked = request if isinstance(request, dict) else {}
+            model = str(asked.get("model") or MODEL)
+            stats.models[model] = stats.models.get(model, 0) + 1
+            stats.max_tokens.append(asked.get("max_tokens"))
             stats.current += 1
             stats.peak = max(stats.peak, stats.current)
             fault = "401" if behaviour.api_key and not self._authorized(behaviour.api_key) else behaviour.fault()
@@ -351,6 +360,9 @@ def instance(schema: dict[str, Any], root: dict[str, Any], name: str = "value") 
               help="0 picks a free port.")
 @click.option("--latency-ms", type=float, default=0, show_default=True, help="Time to answer each request.")
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0, show_default=True, help="Share of HTTP 500s.")
+@click.option("--rate-limited-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
+              help="Share of HTTP 429s, with Retry-After: --retry-after-s.")
+@click.option("--retry-after-s", type=float, default=1, show_default=True, help="The Retry-After of a 429.")
 @click.option("--timeout-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
               help="Share of requests left unanswered for --hang-s.")
 @click.option("--malformed-rate", type=click.FloatRange(0, 1), default=0, show_default=True,
@@ -359,8 +371,9 @@ def instance(schema: dict[str, Any], root: dict[str, Any], name: str = "value") 
 @click.option("--hang-s", type=float, default=60, show_default=True)
 @click.option("--api-key", envvar="FAKE_MODEL_API_KEY", show_envvar=True,
               help="Require this bearer token.")
-def main(host: str, port: int, latency_ms: float, fail_rate: float, timeout_rate: float,
-         malformed_rate: float, rate_limit: int | None, hang_s: float, api_key: str | None) -> None:
+def main(host: str, port: int, latency_ms: float, fail_rate: float, rate_limited_rate: float, retry_after_s: float,
+         timeout_rate: float, malformed_rate: float, rate_limit: int | None, hang_s: float,
+         api_key: str | None) -> None:
     """Run a local OpenAI-compatible model server, to try the gateway without a provider.
 
     It answers JSON-schema requests with made-up valid JSON, so the Daily Sync's model path runs against it;
@@ -372,8 +385,9 @@ def main(host: str, port: int, latency_ms: float, fail_rate: float, timeout_rate
       ORGANISM_GATEWAY__BASE_URL=http://127.0.0.1:8900/v1 ORGANISM_GATEWAY__MODEL=fake-model \\
         organism sync --wait --local-workers
     """
-    behaviour = Behaviour(latency_ms=latency_ms, fail_rate=fail_rate, timeout_rate=timeout_rate,
-                          malformed_rate=malformed_rate, rate_limit=rate_limit, hang_s=hang_s, api_key=api_key)
+    behaviour = Behaviour(latency_ms=latency_ms, fail_rate=fail_rate, rate_limited_rate=rate_limited_rate,
+                          retry_after_s=retry_after_s, timeout_rate=timeout_rate, malformed_rate=malformed_rate,
+                          rate_limit=rate_limit, hang_s=hang_s, api_key=api_key)
     try:
         server = FakeModelServer(host, port, behaviour)
     except OSError as error:

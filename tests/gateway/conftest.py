@@ -43,6 +43,7 @@ PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{SESSION}"
 BROKER_URL = f"amqp://guest:guest@127.0.0.1:5672/{SESSION}"
 RESULTS_URL = "redis://127.0.0.1:6379/9"  # results are keyed by unique task ids: sessions can share it
 STORES = ("sqlite", "postgresql")
+FLEET = 3  # fake servers for routes of several endpoints
 WORKER_MODULES = ["tests.gateway.worker_skills"]
 WORKER_SLOTS = 6
 # The gateway as the workers run it: 3 permits, short leases and waits so the tests stay quick.
@@ -85,6 +86,34 @@ def server(fake_server: FakeServer) -> FakeServer:
     """The fake server with its counters zeroed and its start-up behaviour."""
     fake_server.reset()
     return fake_server
+
+
+@pytest.fixture(scope="session")
+def fleet_servers() -> Iterator[list[FakeServer]]:
+    processes = [spawn("--api-key", API_KEY) for _ in range(FLEET)]
+    yield [FakeServer(url, process) for process, url in processes]
+    for process, _ in processes:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def fleet(fleet_servers: list[FakeServer]) -> list[FakeServer]:
+    """Three more fake servers, for routes of several endpoints: counters zeroed, start-up behaviour."""
+    for one in fleet_servers:
+        one.reset()
+    return fleet_servers
+
+
+def endpoint(name: str, server: FakeServer, **settings: Any) -> dict[str, Any]:
+    """A route's endpoint on ``server`` as the settings declare it (the fake model, the tests' key)."""
+    return {"name": name, "base_url": server.url, "model": "fake-model", "api_key": API_KEY, **settings}
+
+
+def routed_settings(store_url: str, routes: dict[str, Any], **gateway: Any) -> Settings:
+    """Settings of a gateway on ``store_url`` with ``routes`` (alias: endpoints, or a route's settings)."""
+    declared = {alias: route if isinstance(route, dict) else {"endpoints": route} for alias, route in routes.items()}
+    return load(database_url=store_url, gateway={**WORKER_GATEWAY, "routes": declared, **gateway})
 
 
 @pytest.fixture(scope="session")
