@@ -19,11 +19,12 @@ from organism.gateway.ledger import GROUPS, day_start, ledger_totals
               help="What to total by.")
 @services_or_exit
 def ledger(today: bool, since_day: datetime | None, by: str) -> None:
-    """Model calls, tokens and cost from the token ledger, in USD and CNY.
+    """Model calls, tokens and cost from the token ledger, in USD and CNY, and the calls policies refused.
 
     \b
     Example:
       organism ledger --today --by skill
+      organism ledger --by endpoint
     """
     settings = settings_or_exit()
     if today and since_day:
@@ -35,13 +36,14 @@ def ledger(today: bool, since_day: datetime | None, by: str) -> None:
     scope = f"since {day} ({settings.timezone})" if day else "all time"
     table = Table(title=f"model calls and tokens {scope}, by {by}; CNY at {rate:g} per USD")
     table.add_column(by, overflow="fold")
-    for column in ("calls", "prompt", "completion", "USD", "CNY"):
+    for column in ("calls", "prompt", "completion", "USD", "CNY", "refused"):
         table.add_column(column, justify="right")
     for total in totals:
         table.add_row(total.key or "-", str(total.calls), f"{total.prompt_tokens:,}", f"{total.completion_tokens:,}",
-                      f"{total.cost_usd:.4f}", f"{total.cost_usd * rate:.4f}")
+                      f"{total.cost_usd:.4f}", f"{total.cost_usd * rate:.4f}", str(total.refused))
     cost = sum(t.cost_usd for t in totals)
     table.add_section()
     table.add_row("total", str(sum(t.calls for t in totals)), f"{sum(t.prompt_tokens for t in totals):,}",
-                  f"{sum(t.completion_tokens for t in totals):,}", f"{cost:.4f}", f"{cost * rate:.4f}")
+                  f"{sum(t.completion_tokens for t in totals):,}", f"{cost:.4f}", f"{cost * rate:.4f}",
+                  str(sum(t.refused for t in totals)))
     Console().print(table)

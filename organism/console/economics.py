@@ -1,6 +1,6 @@
-"""Token economics: today and the last 7 days by skill, model and organ, in USD and CNY, a daily chart, and
-what is left of today's budget. Every figure comes from the gateway's ledger (``ledger_totals``), so it is the
-same one ``organism ledger`` prints.
+"""Token economics: today and the last 7 days by skill, model, organ, route and endpoint, in USD and CNY, a daily
+chart, what is left of today's budget, and the calls policies refused. Every figure comes from the gateway's
+ledger (``ledger_totals``, ``refusals``), so it is the same one ``organism ledger`` prints.
 
 Days are counted in the zone the operator chose (the configured one unless they picked another); the budget's day
 is always the configured zone's, as the gateway counts it.
@@ -15,10 +15,11 @@ from flask import Blueprint, render_template
 from organism.console import zones
 from organism.console.charts import HEIGHT, bars
 from organism.console.context import organism
-from organism.gateway.ledger import Total, day_start, ledger_totals
+from organism.gateway.ledger import Total, day_start, ledger_totals, refusals
 
 economics = Blueprint("economics", __name__)
-GROUPS = ("skill", "model", "organ")
+GROUPS = ("skill", "model", "organ", "route", "endpoint")
+REFUSALS_SHOWN = 50
 DAYS = 7
 
 
@@ -44,4 +45,5 @@ def index() -> str:
     left = None if budget is None else max(0.0, budget - _sum(ledger_totals(url, budget_day)).cost_usd)
     return render_template("economics.html", tables=tables, totals=totals, rate=settings.gateway.cny_per_usd,
                            chart=bars(daily), chart_height=HEIGHT, budget=budget, left=left, zone=zone.key,
-                           budget_zone=settings.timezone)
+                           budget_zone=settings.timezone, days=DAYS,
+                           refused=refusals(url, day_start(days[0], zone), REFUSALS_SHOWN))

@@ -9,8 +9,8 @@ The order a strategy prefers (:meth:`Route.order`) is a pure function of what th
 microseconds; the router (:mod:`organism.gateway.router`) reads the store and walks the order.
 
 * ``weighted``: call ``n`` on the route, counted cluster-wide (``gateway_routes``), prefers position ``n`` of
-  the route's cycle: smooth weighted round-robin (nginx's) over the weights in thousandths of their sum, so
-  weights 3 and 1 give ``0 0 1 0``, every four calls, in every process together. Then the endpoints that
+  the route's cycle: smooth weighted round-robin (nginx's) over the weights as the smallest whole numbers in
+  their ratio, so weights 3 and 1 give ``0 0 1 0``, every four calls, in every process together. Then the endpoints that
   follow in the cycle, then those of weight 0 (standbys), in their order.
 * ``least_in_flight``: the fewest calls in flight cluster-wide (live permits), ties in random order.
 * ``failover``: the order they are declared in.
@@ -22,6 +22,7 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -43,7 +44,8 @@ from organism.gateway.settings import (
 )
 from organism.settings import Settings, SettingsError
 
-CYCLE_UNITS = 1000  # weights are shared out in thousandths of their sum
+CYCLE_UNITS = 1000  # weights are read to a thousandth
+MAX_CYCLE = 10_000  # turns in a cycle, at most
 ROUTE_CHARS = 100  # a route's name in the ledger and the turn counter
 
 
@@ -108,10 +110,13 @@ _cycles: dict[tuple[float, ...], tuple[int, ...]] = {}
 
 
 def smooth_cycle(weights: tuple[float, ...]) -> tuple[int, ...]:
-    """Smooth weighted round-robin over ``weights`` (in thousandths of their sum, divided by their common
-    divisor): each index as often as its share, spread out; an index of weight 0 never."""
-    total = sum(weights)
-    units = [max(1, round(w / total * CYCLE_UNITS)) if w > 0 else 0 for w in weights]
+    """Smooth weighted round-robin (nginx's) over ``weights`` as the smallest whole numbers in their ratio (to
+    a thousandth): each index as often as its weight says, spread out; an index of weight 0 never."""
+    ratios = [Fraction(w).limit_denominator(CYCLE_UNITS) for w in weights]
+    scale = math.lcm(*(r.denominator for r in ratios))
+    units = [int(r * scale) for r in ratios]
+    if sum(units) > MAX_CYCLE:  # weights with no small common measure: thousandths of their sum
+        units = [max(1, round(w / sum(weights) * CYCLE_UNITS)) if w > 0 else 0 for w in weights]
     common = math.gcd(*units)
     units = [u // common for u in units]
     length = sum(units)

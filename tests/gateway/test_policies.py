@@ -4,8 +4,10 @@ leaves, recorded in the ledger as refused with the policy's name; a skill's dail
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from organism.cli.gateway import ledger
 from organism.errors import Deferred
 from organism.gateway.budget import BudgetExhausted
 from organism.gateway.client import Gateway
@@ -46,6 +48,13 @@ def test_a_route_the_skill_may_not_use_is_refused_before_any_request_and_recorde
 
     gateway.chat(HELLO, skill=SCANNER)  # its allowed route still answers
     assert [server.stats()["requests"] for server in fleet] == [1, 0, 0]
+    for by, rows in (("route", {"chat-default": "1", "bulk-cheap": "0"}), ("endpoint", {"chat": "1", "-": "0"})):
+        done = CliRunner().invoke(ledger, ["--by", by], env={"ORGANISM_DATABASE_URL": store_url, "COLUMNS": "160"})
+        assert done.exit_code == 0, done.output
+        cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+                 for line in done.output.splitlines() if line.count("│") == 8}
+        assert {key: cells[key][0] for key in rows} == rows, done.output  # answered calls
+        assert cells[list(rows)[1]][-1] == "1" and cells["total"][-1] == "1", done.output  # refused
 
 
 def test_past_the_skills_daily_tokens_its_calls_are_refused_as_a_spent_budget(store_url: str,
