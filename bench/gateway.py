@@ -4,9 +4,12 @@
 * call throughput at 0 ms model latency: the raw ``requests`` call against ``Gateway.chat``, one process in
   a loop, and three processes sharing the 3 permits;
 * permit utilization under a burst: 100 calls at once from Celery workers (6 slots, Redis broker) through
-  ``@skill`` tasks with a limit of 3 and 300 ms model latency; the fake server measures calls in flight.
+  ``@skill`` tasks with a limit of 3 and 300 ms model latency; the fake server measures calls in flight;
+* routes and policies (:mod:`bench.gateway_routes`): a policy's evaluation and a routing decision, and calls per
+  second through two endpoints against one.
 
-    .venv/bin/python -m bench.gateway [--stores sqlite postgresql] [--json PATH]
+    .venv/bin/python -m bench.gateway [--stores sqlite postgresql] [--parts permits throughput bursts routes]
+                                      [--json PATH]
 
 This module is also the workers' task module (``bench.gateway.ask``); it does nothing on import.
 """
@@ -27,15 +30,15 @@ from typing import Any
 import redis
 import requests
 from celery.result import ResultSet
-from sqlalchemy import delete
 
+from bench import gateway_routes
 from bench.common import POSTGRES_URL, ROOT, Report, main, parser, step
+from bench.gateway_support import clean, fake, percentile
 from devtools.fake_model import average_concurrency, spawn
 from organism import store
 from organism.app import create_app
 from organism.errors import Deferred
 from organism.gateway.client import Gateway, chat
-from organism.gateway.models import Endpoint, LedgerEntry, Permit, Waiter
 from organism.gateway.semaphore import Lease
 from organism.local import LocalWorkers
 from organism.settings import Settings, load
@@ -48,6 +51,7 @@ LIMIT = 3
 SLOTS = 6
 BURST_LATENCY_MS = 300
 HELLO = [{"role": "user", "content": "hello"}]
+PARTS = ("permits", "throughput", "bursts", "routes")
 
 
 @skill(organ="perception", name="bench.gateway.ask", effect="read-only")
@@ -56,24 +60,13 @@ def ask(prompt: str) -> str:
     return chat([{"role": "user", "content": prompt}]).content
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def settings_for(url: str, server_url: str) -> Settings:
     return load(database_url=url, gateway={"base_url": server_url, "model": "fake-model", "max_concurrency": LIMIT})
 
 
-def clean(url: str) -> None:
-    with store.session(url) as s:
-        for table in (Endpoint, Permit, Waiter, LedgerEntry):
-            s.execute(delete(table))
-
-
 def permit_overhead_ms(url: str, server_url: str, count: int) -> list[float]:
     """Milliseconds per acquire plus release (a transaction each), uncontended, ``count`` times."""
-    semaphore = Gateway(settings_for(url, server_url)).semaphore
+    semaphore = Gateway(settings_for(url, server_url)).routes.route("default").targets[0].semaphore
 
     def once() -> None:
         with store.session(url) as s:
@@ -124,13 +117,6 @@ def calls_per_s(kind: str, url: str, server_url: str, processes: int, count: int
     return processes * count / (time.time() - start_at)
 
 
-def fake(server_url: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-    """POST ``payload`` to (or with None, GET) the fake server's ``path``: /reset, /control or /stats."""
-    address = f"{server_url.removesuffix('/v1')}{path}"
-    answer = requests.get(address, timeout=5) if payload is None else requests.post(address, json=payload, timeout=5)
-    return answer.json()
-
-
 @contextmanager
 def celery_workers(url: str, server_url: str) -> Iterator[Any]:
     """One worker of ``SLOTS`` prefork children running this module's task against ``url``; its app."""
@@ -168,47 +154,56 @@ def burst(app: Any, url: str, server_url: str, calls: int) -> dict[str, float]:
 
 def measure(report: Report) -> None:
     args = report.args
+    parts = set(args.parts)
     process, server_url = spawn()
     try:
         with tempfile.TemporaryDirectory(prefix="organism-bench-gateway-store-") as tmp:
             urls = {"sqlite": f"sqlite:///{tmp}/gateway.sqlite", "postgresql": POSTGRES_URL}
+            urls = {name: urls[name] for name in args.stores}
             overhead, throughput, bursts = [], [], []
-            for name in args.stores:
-                url = urls[name]
+            for name, url in urls.items():
                 store.migrate(url)
                 clean(url)
-                step(f"{name}: permit overhead")
-                samples = permit_overhead_ms(url, server_url, args.permits)
-                overhead.append([name, percentile(samples, 0.5), percentile(samples, 0.99),
-                                 statistics.fmean(samples)])
+                if "permits" in parts:
+                    step(f"{name}: permit overhead")
+                    samples = permit_overhead_ms(url, server_url, args.permits)
+                    overhead.append([name, percentile(samples, 0.5), percentile(samples, 0.99),
+                                     statistics.fmean(samples)])
                 fake(server_url, "/reset", {})  # 0 ms latency again
-                for processes in (1, LIMIT):
+                for processes in (1, LIMIT) if "throughput" in parts else ():
                     step(f"{name}: throughput, {processes} process(es)")
                     rates = {kind: calls_per_s(kind, url, server_url, processes, args.calls // processes)
                              for kind in ("raw", "gateway")}
                     throughput.append([name, processes, rates["raw"], rates["gateway"],
                                        f"{rates['gateway'] / rates['raw']:.2f}x"])
                 clean(url)
-                step(f"{name}: bursts")
-                with celery_workers(url, server_url) as app:
-                    rounds = [burst(app, url, server_url, args.burst) for _ in range(args.rounds)]
-                for figures in rounds:
-                    bursts.append([name, args.burst, figures["elapsed_s"], figures["ideal_s"], figures["peak"],
-                                   f"{figures['mean']:.2f}", f"{figures['mean'] / LIMIT:.0%}"])
-                clean(url)
+                if "bursts" in parts:
+                    step(f"{name}: bursts")
+                    with celery_workers(url, server_url) as app:
+                        rounds = [burst(app, url, server_url, args.burst) for _ in range(args.rounds)]
+                    for figures in rounds:
+                        bursts.append([name, args.burst, figures["elapsed_s"], figures["ideal_s"], figures["peak"],
+                                       f"{figures['mean']:.2f}", f"{figures['mean'] / LIMIT:.0%}"])
+                    clean(url)
+            if "routes" in parts:
+                gateway_routes.measure(report, urls)
     finally:
         process.terminate()
         process.wait(10)
-    report.table("Permit acquire + release, one process, uncontended",
-                 ["store", "p50 (ms)", "p99 (ms)", "mean (ms)"], overhead)
-    report.table(f"Calls per second against the fake server at 0 ms latency ({args.calls} calls per run)",
-                 ["store", "processes", "raw requests", "gateway", "gateway vs raw"], throughput,
-                 note=f"The gateway runs with {LIMIT} permits: {LIMIT} processes share them without waiting.")
-    report.table(f"Permit utilization: {args.burst} calls at once, limit {LIMIT}, {BURST_LATENCY_MS} ms per call, "
-                 f"Celery worker with {SLOTS} slots",
-                 ["store", "calls", "elapsed (s)", "ideal (s)", "peak in flight", "mean in flight", "utilization"],
-                 bursts, note="Mean in flight is time-weighted between the first and the last arrival at the "
-                              "server, while calls were still waiting for permits.")
+    if overhead:
+        report.table("Permit acquire + release, one process, uncontended",
+                     ["store", "p50 (ms)", "p99 (ms)", "mean (ms)"], overhead)
+    if throughput:
+        report.table(f"Calls per second against the fake server at 0 ms latency ({args.calls} calls per run)",
+                     ["store", "processes", "raw requests", "gateway", "gateway vs raw"], throughput,
+                     note=f"The gateway runs with {LIMIT} permits: {LIMIT} processes share them without waiting.")
+    if bursts:
+        report.table(f"Permit utilization: {args.burst} calls at once, limit {LIMIT}, {BURST_LATENCY_MS} ms per "
+                     f"call, Celery worker with {SLOTS} slots",
+                     ["store", "calls", "elapsed (s)", "ideal (s)", "peak in flight", "mean in flight",
+                      "utilization"], bursts,
+                     note="Mean in flight is time-weighted between the first and the last arrival at the server, "
+                          "while calls were still waiting for permits.")
 
 
 def arguments() -> argparse.Namespace:
@@ -218,6 +213,11 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--calls", type=int, default=400, help="calls per throughput run (default 400)")
     p.add_argument("--burst", type=int, default=100, help="calls per burst (default 100)")
     p.add_argument("--rounds", type=int, default=2, help="bursts per store (default 2)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure (default: all)")
+    p.add_argument("--decisions", type=int, default=5000,
+                   help="samples of each policy and pure routing decision (default 5000)")
+    p.add_argument("--route-calls", type=int, default=600,
+                   help="calls per run through one and two endpoints (default 600)")
     return p.parse_args()
 
 

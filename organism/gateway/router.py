@@ -2,7 +2,8 @@
 
 In the transaction that also replays the ledger and checks budgets and policies, :meth:`Router.choose` reads the
 route's endpoint rows and permit rows (two ``SELECT``\\ s, whatever the number of endpoints), counts the
-weighted route's turn (one ``UPDATE ... RETURNING``), and walks the strategy's order (:meth:`Route.order`):
+weighted route's turn (one ``UPDATE ... RETURNING``, when more than one endpoint has a free permit: waiters only
+read), and walks the strategy's order (:meth:`Route.order`):
 
 * an endpoint paused by a 429, with its circuit open or another probe out, or its per-minute window full, is
   skipped, and why is kept;
@@ -76,12 +77,11 @@ class Router:
                 why[target.name] = blocked
         if len(why) == len(targets):
             return Blocked(why)
-        turn = self._turn(s, route) if route.counted else None
+        free = [t for t in targets if t.name not in why and len(held[t.name]) < t.semaphore.limit]
+        turn = self._turn(s, route) if route.counted and len(free) > 1 else None
         ranked = [t for t in route.order(turn, {name: len(since) for name, since in held.items()})
                   if t.name in names and t.name not in why]
-        for target in ranked:
-            if len(held[target.name]) >= target.semaphore.limit:
-                continue
+        for target in (t for t in ranked if t in free):
             chosen = self._take(s, target, states[target.name], now, why)
             if chosen is not None:
                 if waiter is not None:

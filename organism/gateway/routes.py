@@ -18,6 +18,7 @@ microseconds; the router (:mod:`organism.gateway.router`) reads the store and wa
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Mapping
@@ -78,10 +79,10 @@ class Route:
     targets: tuple[Target, ...]
     weights: tuple[float, ...]
 
-    @property
+    @functools.cached_property
     def cycle(self) -> tuple[int, ...]:
         """One cycle of the weighted strategy: indices into ``targets``, each as often as its weight says."""
-        return _cycles.setdefault(self.weights, smooth_cycle(self.weights))
+        return smooth_cycle(self.weights)
 
     @property
     def counted(self) -> bool:
@@ -104,9 +105,6 @@ class Route:
                 break
         standby = [i for i in range(len(self.targets)) if i not in seen]
         return [self.targets[i] for i in [*seen, *standby]]
-
-
-_cycles: dict[tuple[float, ...], tuple[int, ...]] = {}
 
 
 def smooth_cycle(weights: tuple[float, ...]) -> tuple[int, ...]:

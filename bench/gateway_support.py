@@ -1,0 +1,30 @@
+"""What the gateway's benchmarks share: percentiles, an empty gateway state, and the fake server's control API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from sqlalchemy import delete
+
+from organism import store
+from organism.gateway.models import Endpoint, LedgerEntry, Permit, RouteTurn, Waiter
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def clean(url: str) -> None:
+    """Forget every endpoint, permit, waiter, route turn and ledger row."""
+    with store.session(url) as s:
+        for table in (Endpoint, Permit, Waiter, RouteTurn, LedgerEntry):
+            s.execute(delete(table))
+
+
+def fake(server_url: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    """POST ``payload`` to (or with None, GET) the fake server's ``path``: /reset, /control or /stats."""
+    address = f"{server_url.removesuffix('/v1')}{path}"
+    answer = requests.get(address, timeout=5) if payload is None else requests.post(address, json=payload, timeout=5)
+    return answer.json()
