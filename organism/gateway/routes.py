@@ -113,7 +113,8 @@ def smooth_cycle(weights: tuple[float, ...]) -> tuple[int, ...]:
     ratios = [Fraction(w).limit_denominator(CYCLE_UNITS) for w in weights]
     scale = math.lcm(*(r.denominator for r in ratios))
     units = [int(r * scale) for r in ratios]
-    if sum(units) > MAX_CYCLE:  # weights with no small common measure: thousandths of their sum
+    if sum(units) > MAX_CYCLE or any(u == 0 < w for u, w in zip(units, weights, strict=True)):
+        # weights with no small common measure, or below a thousandth: thousandths of their sum, at least one
         units = [max(1, round(w / sum(weights) * CYCLE_UNITS)) if w > 0 else 0 for w in weights]
     common = math.gcd(*units)
     units = [u // common for u in units]

@@ -184,6 +184,12 @@ def test_a_weighted_cycle_serves_each_endpoint_its_share_spread_out(weights: tup
     assert smooth_cycle(weights) == cycle
 
 
+def test_a_weight_below_a_thousandth_still_gets_its_turn() -> None:
+    cycle = smooth_cycle((0.0001, 1))
+
+    assert (len(cycle), cycle.count(0)) == (1001, 1)
+
+
 def _policies(policies: dict[str, Any], **gateway: Any) -> Policies:
     config = load(gateway={"routes": {"chat-default": {"endpoints": [GOOD]}, "bulk-cheap": {"endpoints": [GOOD]}},
                            "policies": policies, **gateway}).gateway
