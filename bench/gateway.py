@@ -33,7 +33,7 @@ from celery.result import ResultSet
 
 from bench import gateway_routes
 from bench.common import POSTGRES_URL, ROOT, Report, main, parser, step
-from bench.gateway_support import clean, fake, percentile
+from bench.gateway_support import clean, fake, percentile, timed_us
 from devtools.fake_model import average_concurrency, spawn
 from organism import store
 from organism.app import create_app
@@ -75,13 +75,7 @@ def permit_overhead_ms(url: str, server_url: str, count: int) -> list[float]:
         with store.session(url) as s:
             semaphore.release(s, lease)
 
-    once()  # make the rows and warm the pool
-    samples = []
-    for _ in range(count):
-        began = time.perf_counter()
-        once()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
+    return [us / 1000 for us in timed_us(once, count)]  # the first call makes the rows and warms the pool
 
 
 def _loop(index: int, kind: str, url: str, server_url: str, count: int, start_at: float) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import Report, step
-from bench.gateway_support import clean, fake, percentile
+from bench.gateway_support import clean, fake, percentile, timed_us
 from devtools.fake_model import spawn
 from organism import store
 from organism.errors import Deferred
@@ -50,17 +50,6 @@ def routed(url: str, servers: list[str], strategy: str = "weighted", **gateway: 
     endpoints = [_endpoint(f"e{i}", server) for i, server in enumerate(servers)]
     return load(database_url=url, gateway={"routes": {"chat-default": {"strategy": strategy, "endpoints": endpoints},
                                                       "bulk-cheap": {"endpoints": endpoints[:1]}}, **gateway})
-
-
-def timed_us(action: Callable[[], object], count: int) -> list[float]:
-    """Microseconds per ``action()``, ``count`` times, after one warm-up."""
-    action()
-    samples = []
-    for _ in range(count):
-        began = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - began) * 1e6)
-    return samples
 
 
 def policy_costs(url: str, server: str, count: int) -> list[list[Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -28,3 +30,14 @@ def fake(server_url: str, path: str, payload: dict[str, Any] | None = None) -> A
     address = f"{server_url.removesuffix('/v1')}{path}"
     answer = requests.get(address, timeout=5) if payload is None else requests.post(address, json=payload, timeout=5)
     return answer.json()
+
+
+def timed_us(action: Callable[[], object], count: int) -> list[float]:
+    """Microseconds per ``action()``, ``count`` times, after one warm-up."""
+    action()
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - began) * 1e6)
+    return samples

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from organism.local import LocalWorkers
 from organism.settings import Settings, load
 from organism.store.db import forget_engines
 from tests.conftest import make_settings
-from tests.support.services import PG_ADMIN, ROOT, ensure_services, fresh_pg_database, wait_for
+from tests.support.services import PG_ADMIN, ROOT, ensure_services, fresh_pg_database, own_rabbit_vhost, wait_for
 
 API_KEY = "sk-test-never-in-any-log-4242"
 SESSION = f"organism_gateway_{os.getpid()}"  # this session's PostgreSQL database and RabbitMQ vhost
@@ -134,14 +133,8 @@ def store_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 @pytest.fixture(scope="session")
 def broker_url() -> Iterator[str]:
     """This session's RabbitMQ vhost, removed at the end."""
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.fail("rabbitmqctl not found: the gateway's Celery tests need their own RabbitMQ vhost")
-    subprocess.run([ctl, "-q", "add_vhost", SESSION], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", SESSION, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True)
-    yield BROKER_URL
-    subprocess.run([ctl, "-q", "delete_vhost", SESSION], capture_output=True)
+    with own_rabbit_vhost(SESSION, "the gateway's Celery tests"):
+        yield BROKER_URL
 
 
 def clean(url: str) -> None:

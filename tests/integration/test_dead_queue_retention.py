@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +28,7 @@ from organism.headers import PUBLISHED_HEADER
 from organism.local import LocalWorkers
 from organism.observability.broker import BacklogClock, read_queues
 from tests.conftest import make_settings
-from tests.support.services import ROOT, ensure_services, profile_env, wait_for
+from tests.support.services import ROOT, ensure_services, own_rabbit_vhost, profile_env, wait_for
 
 pytestmark = pytest.mark.integration
 VHOST = f"organism_retention_{os.getpid()}"
@@ -42,14 +40,8 @@ BROKERS = {"production": AMQP_URL, "redis": REDIS_URL}
 @pytest.fixture(scope="module")
 def rabbit_vhost() -> Iterator[str]:
     ensure_services()
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.fail("rabbitmqctl not found: the retention tests need a RabbitMQ vhost of their own")
-    subprocess.run([ctl, "-q", "add_vhost", VHOST], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True)
-    yield VHOST
-    subprocess.run([ctl, "-q", "delete_vhost", VHOST], capture_output=True)
+    with own_rabbit_vhost(VHOST, "the retention tests") as vhost:
+        yield vhost
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +42,22 @@ def ensure_services() -> None:
     done = subprocess.run([str(ROOT / "scripts/services")], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"a service the tests need is down and would not start:\n{done.stdout}{done.stderr}")
+
+
+@contextmanager
+def own_rabbit_vhost(name: str, who: str) -> Iterator[str]:
+    """A RabbitMQ vhost ``name`` for guest while the block runs, deleted after it (``who`` needs it: for the
+    message when rabbitmqctl is missing)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.fail(f"rabbitmqctl not found: {who} need a RabbitMQ vhost of their own")
+    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
+    subprocess.run([ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True,
+                   capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
 
 
 def ensure_rabbit_vhost() -> None:
