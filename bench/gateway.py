@@ -17,6 +17,7 @@ This module is also the workers' task module (``bench.gateway.ask``); it does no
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import statistics
@@ -33,13 +34,12 @@ from celery.result import ResultSet
 
 from bench import gateway_routes
 from bench.common import POSTGRES_URL, ROOT, Report, main, parser, step
-from bench.gateway_support import clean, fake, percentile, timed_us
+from bench.gateway_support import acquire_release, clean, fake, percentile, timed_us
 from devtools.fake_model import average_concurrency, spawn
 from organism import store
 from organism.app import create_app
 from organism.errors import Deferred
 from organism.gateway.client import Gateway, chat
-from organism.gateway.semaphore import Lease
 from organism.local import LocalWorkers
 from organism.settings import Settings, load
 from organism.skill import skill
@@ -68,13 +68,7 @@ def permit_overhead_ms(url: str, server_url: str, count: int) -> list[float]:
     """Milliseconds per acquire plus release (a transaction each), uncontended, ``count`` times."""
     semaphore = Gateway(settings_for(url, server_url)).routes.route("default").targets[0].semaphore
 
-    def once() -> None:
-        with store.session(url) as s:
-            lease = semaphore.acquire(s)
-        assert isinstance(lease, Lease)
-        with store.session(url) as s:
-            semaphore.release(s, lease)
-
+    once = functools.partial(acquire_release, url, semaphore)
     return [us / 1000 for us in timed_us(once, count)]  # the first call makes the rows and warms the pool
 
 

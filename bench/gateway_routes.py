@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import Report, step
-from bench.gateway_support import clean, fake, percentile, timed_us
+from bench.gateway_support import acquire_release, clean, fake, percentile, timed_us
 from devtools.fake_model import spawn
 from organism import store
 from organism.errors import Deferred
@@ -29,7 +29,6 @@ from organism.gateway.prices import Price
 from organism.gateway.provider import ChatResult, Usage
 from organism.gateway.router import Blocked, Choice, Router
 from organism.gateway.routes import Route
-from organism.gateway.semaphore import Lease
 from organism.settings import Settings, load
 from organism.store.db import forget_engines
 
@@ -91,14 +90,8 @@ def choose_costs(url: str, server: str, count: int) -> list[list[Any]]:
     single = Gateway(load(database_url=url, gateway={"base_url": server, "model": "fake-model"}))
     semaphore = single.routes.route("default").targets[0].semaphore
 
-    def acquire_release() -> None:
-        with store.session(url) as s:
-            lease = semaphore.acquire(s)
-        assert isinstance(lease, Lease)
-        with store.session(url) as s:
-            semaphore.release(s, lease)
-
-    rows.append(["semaphore alone (before routes)", *_stats(timed_us(acquire_release, count), 1e-3)])
+    alone = functools.partial(acquire_release, url, semaphore)
+    rows.append(["semaphore alone (before routes)", *_stats(timed_us(alone, count), 1e-3)])
     for label, settings in (("route of 1 endpoint", load(database_url=url, gateway={"base_url": server,
                                                                                     "model": "fake-model"})),
                             ("weighted route of 3", routed(url, [server] * 3)),

@@ -41,3 +41,14 @@ def timed_us(action: Callable[[], object], count: int) -> list[float]:
         action()
         samples.append((time.perf_counter() - began) * 1e6)
     return samples
+
+
+def acquire_release(url: str, semaphore: Any) -> None:
+    """One uncontended permit: acquired and released, a transaction each."""
+    from organism.gateway.semaphore import Lease
+
+    with store.session(url) as s:
+        lease = semaphore.acquire(s)
+    assert isinstance(lease, Lease)
+    with store.session(url) as s:
+        semaphore.release(s, lease)

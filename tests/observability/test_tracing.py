@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -122,12 +123,7 @@ def test_a_call_outside_runs_is_a_trace_of_its_attempts_with_the_retry_and_the_d
     receiver: OtlpReceiver, tmp_path: Path
 ) -> None:
     ensure_services()
-    env = profile_env("embedded", tmp_path) | {"ORGANISM_TRACING__OTLP_ENDPOINT": receiver.endpoint,
-                                               "PYTHONPATH": str(ROOT)}
-    settings = make_settings(env)
-    store.migrate(settings.database)
-    app = create_app(settings)
-    app.set_current()
+    env, settings, _ = _traced(receiver, tmp_path)
     with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs", organs=["perception"]):
         sent = fail_with.apply_async(("the password=hunter2 was refused",), {"transient": True})
         wait_for(lambda: _letter(settings.database, sent.id), 60, "the call's dead letter")
@@ -154,12 +150,7 @@ def test_a_run_resumed_from_another_process_stays_in_its_trace(receiver: OtlpRec
     ensure_services()
     gate = redis.Redis.from_url(GATE)
     gate.delete("gate")
-    env = profile_env("embedded", tmp_path) | {"ORGANISM_TRACING__OTLP_ENDPOINT": receiver.endpoint,
-                                               "PYTHONPATH": str(ROOT)}
-    settings = make_settings(env)
-    store.migrate(settings.database)
-    app = create_app(settings)
-    app.set_current()
+    env, settings, app = _traced(receiver, tmp_path)
     with LocalWorkers(settings, env=env, log_dir=tmp_path / "logs"):
         started = start(app, FAIL_SYNC, {"date": date(2026, 2, 3)})
         assert finished_run(settings.database, started.run_id, timeout_s=30).status == "failed"
@@ -258,3 +249,14 @@ def test_a_runs_root_is_the_same_span_wherever_it_is_computed(receiver: OtlpRece
         pass
     tracing.configure(TracingSettings())
     assert receiver.spans == []  # not sampled: nothing exported
+
+
+def _traced(receiver: OtlpReceiver, tmp_path: Path) -> tuple[dict[str, str], Any, Any]:
+    """The embedded profile in ``tmp_path`` exporting to ``receiver``: its environment, settings and current app."""
+    env = profile_env("embedded", tmp_path) | {"ORGANISM_TRACING__OTLP_ENDPOINT": receiver.endpoint,
+                                               "PYTHONPATH": str(ROOT)}
+    settings = make_settings(env)
+    store.migrate(settings.database)
+    app = create_app(settings)
+    app.set_current()
+    return env, settings, app
