@@ -83,7 +83,7 @@ def profile_env(profile: str, data_dir: Path, modules: list[str]) -> dict[str, s
     env = {"ORGANISM_PROFILE": profile, "ORGANISM_DATA_DIR": str(data_dir),
            "ORGANISM_CONFIG_FILE": str(settings_file),
            "ORGANISM_TASK_MODULES": json.dumps(modules),
-           "ORGANISM_WORKER_CONCURRENCY": json.dumps({"perception": 2}),
+           "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": "2",
            "PYTHONPATH": str(ROOT)}
     if profile == "production":
         env |= {"ORGANISM_BROKER_URL": RABBITMQ_URL, "ORGANISM_RESULT_BACKEND": REDIS_RESULTS_URL,
@@ -179,7 +179,7 @@ class StockWorkers(LocalWorkers):
     def start(self, organ: str) -> subprocess.Popen[bytes]:
         first = self.settings.organs[0]
         command = worker_command(self.settings, [organ], None if organ in self.settings.organs
-                                 else self.settings.worker_concurrency.get(first, 1))
+                                 else self.settings.worker(first).concurrency)
         command[command.index("-A") + 1] = "bench.stock_app"
         log = (self.log_dir / f"worker-{organ}.log").open("ab")
         process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,

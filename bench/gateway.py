@@ -110,11 +110,11 @@ def celery_workers(url: str, server_url: str) -> Iterator[Any]:
     """One worker of ``SLOTS`` prefork children running this module's task against ``url``; its app."""
     env = {"ORGANISM_BROKER_URL": BROKER_URL, "ORGANISM_RESULT_BACKEND": RESULTS_URL, "ORGANISM_DATABASE_URL": url,
            "ORGANISM_TASK_MODULES": json.dumps(["bench.gateway"]), "PYTHONPATH": str(ROOT),
-           "ORGANISM_WORKER_CONCURRENCY": json.dumps({"perception": SLOTS}),
+           "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": str(SLOTS),
            "ORGANISM_GATEWAY__BASE_URL": server_url, "ORGANISM_GATEWAY__MODEL": "fake-model",
            "ORGANISM_GATEWAY__MAX_CONCURRENCY": str(LIMIT)}
     settings = load(broker_url=BROKER_URL, result_backend=RESULTS_URL, database_url=url,
-                    task_modules=("bench.gateway",), worker_concurrency={"perception": SLOTS})
+                    task_modules=("bench.gateway",), workers={"perception": {"concurrency": SLOTS}})
     for broker in (BROKER_URL, RESULTS_URL):
         redis.Redis.from_url(broker).flushdb()
     with tempfile.TemporaryDirectory(prefix="organism-bench-gateway-") as tmp, \

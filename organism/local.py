@@ -10,18 +10,35 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from organism.organ_settings import OrganWorker
 from organism.settings import Settings
 
 
 def worker_command(settings: Settings, organs: list[str], concurrency: int | None = None,
                    name: str | None = None, loglevel: str = "INFO") -> list[str]:
-    """The ``celery worker`` command line serving ``organs`` (the same thing `organism worker` runs)."""
+    """The ``celery worker`` command line serving ``organs`` (the same thing `organism worker` runs).
+
+    Its pool, prefetch and limits are the first organ's (:meth:`Settings.worker`); serving several organs, it
+    takes the largest concurrency among them unless ``concurrency`` is given.
+    """
+    worker = settings.worker(organs[0])
     if concurrency is None:
-        concurrency = max(settings.worker_concurrency.get(organ, 1) for organ in organs)
+        concurrency = max(settings.worker(organ).concurrency for organ in organs)
     return [sys.executable, "-m", "celery", "-A", "organism.app", "worker",
-            "-Q", ",".join(organs), "-n", f"{name or '+'.join(organs)}@%h",
-            "-c", str(concurrency), "-P", "prefork", "--loglevel", loglevel, "--without-gossip",
-            "--without-mingle"]
+            "-Q", ",".join(organs), "-n", f"{name or '+'.join(organs)}@%h", *worker_options(worker, concurrency),
+            "--loglevel", loglevel, "--without-gossip", "--without-mingle"]
+
+
+def worker_options(worker: OrganWorker, concurrency: int | None = None) -> list[str]:
+    """The ``celery worker`` options that carry ``worker``'s pool, concurrency, prefetch and limits."""
+    options = ["-P", worker.pool, "-c", str(concurrency or worker.concurrency),
+               "--prefetch-multiplier", str(worker.prefetch),
+               "--soft-time-limit", f"{worker.soft_time_limit_s:g}", "--time-limit", f"{worker.time_limit_s:g}"]
+    if worker.max_tasks_per_child:
+        options += ["--max-tasks-per-child", str(worker.max_tasks_per_child)]
+    if worker.max_memory_per_child_mb:
+        options += ["--max-memory-per-child", str(worker.max_memory_per_child_mb * 1024)]
+    return options
 
 
 class LocalWorkers:

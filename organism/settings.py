@@ -33,6 +33,7 @@ from organism.failures.retry import RetryPolicy
 from organism.gateway.settings import GatewaySettings
 from organism.observability.settings import ObservabilitySettings
 from organism.observability.tracing_settings import TracingSettings
+from organism.organ_settings import OrganWorker, WorkerSettings, resolve
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")
@@ -48,8 +49,10 @@ OTHER_VARIABLES = frozenset({
 # Names that were settings once, with what replaced them: naming one says so rather than only "no such setting".
 _NAMED_ACCOUNTS = ("the one shared operator password is gone: unset it and create named accounts with "
                    "`organism operators add NAME --role operator`")
+_PER_ORGAN = ("each organ's worker is set in one place now: [workers.<organ>] concurrency = N in the settings file, "
+              "or ORGANISM_WORKERS__<ORGAN>__CONCURRENCY=N")
 RETIRED = {"ORGANISM_OBSERVABILITY__USERNAME": _NAMED_ACCOUNTS, "ORGANISM_OBSERVABILITY__PASSWORD": _NAMED_ACCOUNTS,
-           "ORGANISM_OPERATOR_PASSWORD": _NAMED_ACCOUNTS}
+           "ORGANISM_OPERATOR_PASSWORD": _NAMED_ACCOUNTS, "ORGANISM_WORKER_CONCURRENCY": _PER_ORGAN}
 
 
 class Profile(enum.StrEnum):
@@ -171,9 +174,11 @@ class Settings(BaseSettings):
         "Files or URLs the Daily Sync reads unless a run names its own; none means the samples that ship with it. "
         "A relative path is read from the directory of the settings file that names it, else the working one."))
 
-    worker_concurrency: dict[str, int] = Field(default_factory=lambda: {"perception": 2})
-    task_soft_time_limit_s: float = Field(300, gt=0)
-    task_time_limit_s: float = Field(360, gt=0)
+    workers: dict[str, WorkerSettings] = Field(default_factory=dict, description=(
+        "Each organ's worker (pool, concurrency, prefetch, child and time limits, cluster resources and scaling), "
+        "by organ; what is unset takes the organ's default (organism/organ_settings.py)."))
+    task_soft_time_limit_s: float = Field(300, gt=0, description="Soft time limit of an organ that sets none.")
+    task_time_limit_s: float = Field(360, gt=0, description="Hard time limit of an organ that sets none.")
     run_deadline_s: float = Field(900, gt=0, description="A run still unfinished after this is failed.")
     watchdog_interval_s: float = Field(30, gt=0, description="How often beat looks for runs past their deadline.")
     stall_grace: float = Field(0.2, gt=0, lt=1, description=(
@@ -233,15 +238,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:
-        unknown = set(self.worker_concurrency) - set(self.organs)
+        unknown = set(self.workers) - set(self.organs)
         if unknown:
-            raise ValueError(f"ORGANISM_WORKER_CONCURRENCY names unknown organs {sorted(unknown)}; "
+            raise ValueError(f"ORGANISM_WORKERS names unknown organs {sorted(unknown)}; "
                              f"organs are {', '.join(self.organs)}")
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("ORGANISM_TASK_SOFT_TIME_LIMIT_S must be below ORGANISM_TASK_TIME_LIMIT_S")
-        if self.redis_visibility_timeout_s <= self.task_time_limit_s + self.retry_after_max_s:
-            raise ValueError("ORGANISM_REDIS_VISIBILITY_TIMEOUT_S must exceed ORGANISM_TASK_TIME_LIMIT_S plus "
-                             "ORGANISM_RETRY_AFTER_MAX_S, or long tasks and long countdowns run twice")
+        for organ in self.organs:
+            worker = self.worker(organ)
+            if worker.soft_time_limit_s >= worker.time_limit_s:
+                raise ValueError(f"ORGANISM_WORKERS[{organ}]: soft_time_limit_s ({worker.soft_time_limit_s:g}) must "
+                                 f"be below time_limit_s ({worker.time_limit_s:g})")
+            if worker.min_replicas > worker.max_replicas:
+                raise ValueError(f"ORGANISM_WORKERS[{organ}]: min_replicas ({worker.min_replicas}) must not exceed "
+                                 f"max_replicas ({worker.max_replicas})")
+        longest = max(self.worker(organ).time_limit_s for organ in self.organs)
+        if self.redis_visibility_timeout_s <= longest + self.retry_after_max_s:
+            raise ValueError(f"ORGANISM_REDIS_VISIBILITY_TIMEOUT_S must exceed the longest time limit ({longest:g} s) "
+                             "plus ORGANISM_RETRY_AFTER_MAX_S, or long tasks and long countdowns run twice")
         return self
 
     @classmethod
@@ -305,6 +319,10 @@ class Settings(BaseSettings):
         """The retry policy skills inherit unless they or the call say otherwise."""
         return RetryPolicy(max_retries=self.retry_max_retries, backoff_base_s=self.retry_backoff_base_s,
                            backoff_max_s=self.retry_backoff_max_s, jitter=self.retry_jitter)
+
+    def worker(self, organ: str) -> OrganWorker:
+        """``organ``'s worker with every value resolved (the organ's settings over its defaults)."""
+        return resolve(organ, self.workers.get(organ), self.task_soft_time_limit_s, self.task_time_limit_s)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -45,7 +45,7 @@ PROFILES = ("production", "redis")
 # * Runs get 20 s (Redis: 15 s) before the watchdog, which beat sends every 2 s when a test starts beat, fails
 #   them: several times what a run of these tests needs, even across a broker restart. Beat starts no workflow.
 FAULT_ENV = {
-    "ORGANISM_WORKER_CONCURRENCY": json.dumps({"perception": 8}),
+    "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": "8",
     "ORGANISM_RUN_DEADLINE_S": "20",
     "ORGANISM_WATCHDOG_INTERVAL_S": "2",
     "ORGANISM_SCHEDULES": json.dumps({"daily-sync": [], "weekly-review": []}),  # beat runs only the watchdogs

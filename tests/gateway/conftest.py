@@ -204,7 +204,7 @@ def start_workers(store_name: str, store_url: str, server: FakeServer, data_dir:
     env = {"ORGANISM_BROKER_URL": BROKER_URL, "ORGANISM_RESULT_BACKEND": RESULTS_URL,
            "ORGANISM_DATABASE_URL": store_url, "ORGANISM_DATA_DIR": str(data_dir),
            "ORGANISM_TASK_MODULES": json.dumps(WORKER_MODULES),
-           "ORGANISM_WORKER_CONCURRENCY": json.dumps({"perception": WORKER_SLOTS}),
+           "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": str(WORKER_SLOTS),
            "ORGANISM_GATEWAY__BASE_URL": server.url, "ORGANISM_GATEWAY__MODEL": "fake-model",
            "ORGANISM_GATEWAY__API_KEY": API_KEY, "PYTHONPATH": str(ROOT),
            **{f"ORGANISM_GATEWAY__{k.upper()}": str(v) for k, v in WORKER_GATEWAY.items()}}

@@ -50,8 +50,8 @@ BROKEN_TOML = 'profile = "production"\nbroker_url = "amqp://unterminated\n'
 
 @pytest.mark.parametrize("command", ["doctor", "sync"])
 @pytest.mark.parametrize(("env", "expected"), [
-    ({"ORGANISM_WORKER_CONCURRENCY": "{bad"},
-     "Error: bad configuration: setting ORGANISM_WORKER_CONCURRENCY: not valid JSON (Expecting property name "
+    ({"ORGANISM_WORKERS": "{bad"},
+     "Error: bad configuration: setting ORGANISM_WORKERS: not valid JSON (Expecting property name "
      "enclosed in double quotes: line 1 column 2 (char 1)); give a JSON object"),
     ({"ORGANISM_ORGANS": "[x"},
      "Error: bad configuration: setting ORGANISM_ORGANS: not valid JSON (Expecting value: line 1 column 2 "

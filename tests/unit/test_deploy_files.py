@@ -113,6 +113,6 @@ def test_compose_has_no_default_password_and_names_each_missing_one() -> None:
 def test_example_settings_file_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORGANISM_CONFIG_FILE", str(ROOT / "config/organism.example.toml"))
     settings = Settings()
-    assert settings.timezone == "Asia/Shanghai" and settings.worker_concurrency == {"perception": 2}
+    assert settings.timezone == "Asia/Shanghai" and settings.worker("perception").concurrency == 2
     assert settings.sources == ()  # the Daily Sync's shipped samples
     assert [s.cron for s in settings.schedules["daily-sync"]] == ["0 6 * * *"]

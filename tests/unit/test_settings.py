@@ -45,17 +45,18 @@ def test_celery_config_is_json_only_with_late_acks_and_a_queue_per_organ() -> No
 
 
 def test_redis_visibility_timeout_must_outlast_the_task_time_limit() -> None:
-    with pytest.raises(SettingsError, match="settings: ORGANISM_REDIS_VISIBILITY_TIMEOUT_S must exceed ORGANISM_TASK"):
+    longest = r"the longest time limit \(7200 s\)"
+    with pytest.raises(SettingsError, match=rf"settings: ORGANISM_REDIS_VISIBILITY_TIMEOUT_S must exceed {longest}"):
         load(task_time_limit_s=7200, task_soft_time_limit_s=7000)
 
 
 def test_several_bad_values_are_each_named() -> None:
     with pytest.raises(SettingsError) as raised:
-        load(schedule_tick_s=7200, worker_concurrency={"perception": "many"})
+        load(schedule_tick_s=7200, workers={"perception": {"concurrency": "many"}})
 
     assert str(raised.value).splitlines() == [
         "setting ORGANISM_SCHEDULE_TICK_S: Input should be less than or equal to 3600 (got 7200)",
-        "setting ORGANISM_WORKER_CONCURRENCY[perception]: Input should be a valid integer, "
+        "setting ORGANISM_WORKERS[perception][concurrency]: Input should be a valid integer, "
         "unable to parse string as an integer (got 'many')",
     ]
 
@@ -93,12 +94,12 @@ def test_a_malformed_toml_file_is_named_with_the_line_and_column(environ: pytest
 
 
 def test_bad_json_in_a_variable_names_the_variable_and_not_its_value(environ: pytest.MonkeyPatch) -> None:
-    environ.setenv("ORGANISM_WORKER_CONCURRENCY", '{"perception": 2, token: "hunter2"}')
+    environ.setenv("ORGANISM_WORKERS", '{"perception": 2, token: "hunter2"}')
 
     with pytest.raises(SettingsError) as raised:
         load()
 
-    assert str(raised.value).startswith("setting ORGANISM_WORKER_CONCURRENCY: not valid JSON (Expecting property name")
+    assert str(raised.value).startswith("setting ORGANISM_WORKERS: not valid JSON (Expecting property name")
     assert str(raised.value).endswith("give a JSON object")
     assert "hunter2" not in str(raised.value)
 
@@ -124,7 +125,7 @@ def test_a_misspelt_key_in_the_toml_file_is_refused_as_the_file_spells_it(enviro
                                                                            tmp_path: Path) -> None:
     path = tmp_path / "organism.toml"
     path.write_text('timezone = "UTC"\nbroker_ulr = "amqp://rabbit//"\n[gateway]\nmodle = "m"\n'
-                    '[worker_concurrency]\nperception = 3\n')
+                    '[workers.perception]\nconcurrency = 3\n')
     environ.setenv("ORGANISM_CONFIG_FILE", str(path))
 
     with pytest.raises(SettingsError) as raised:
@@ -138,13 +139,13 @@ def test_every_kind_of_variable_organism_reads_is_accepted(environ: pytest.Monke
     path = tmp_path / "organism.toml"
     path.write_text('[gateway]\nmodel = "m"\n')
     for name, value in {"ORGANISM_CONFIG_FILE": str(path), "ORGANISM_PROFILE": "production",
-                        "ORGANISM_WORKER_CONCURRENCY__JUDGMENT": "3", "ORGANISM_GATEWAY__MAX_CONCURRENCY": "4",
+                        "ORGANISM_WORKERS__JUDGMENT__CONCURRENCY": "3", "ORGANISM_GATEWAY__MAX_CONCURRENCY": "4",
                         "ORGANISM_RABBITMQ_PASSWORD": "for docker compose", "organism_timezone": "UTC"}.items():
         environ.setenv(name, value)
 
     settings = load()
 
-    assert settings.worker_concurrency == {"judgment": 3}
+    assert settings.worker("judgment").concurrency == 3
     assert (settings.gateway.model, settings.gateway.max_concurrency, settings.timezone) == ("m", 4, "UTC")
 
 

@@ -1,0 +1,96 @@
+"""Each organ's worker: its pool, concurrency, prefetch, child and time limits, and what a cluster gives it.
+
+Settings name only what differs (``[workers.perception] concurrency = 4``, or
+``ORGANISM_WORKERS__PERCEPTION__CONCURRENCY=4``); :meth:`organism.settings.Settings.worker` fills the rest from the
+organ's defaults here, then the general ones. ``organism worker``, :class:`organism.local.LocalWorkers`, the
+Procfile, the compose file and the Kubernetes manifests all read that one resolved :class:`OrganWorker`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Bound = Literal["cpu", "io"]
+Pool = Literal["prefork", "threads", "solo"]
+
+
+class WorkerSettings(BaseModel):
+    """One organ's worker as settings give it: a field left unset takes the organ's default."""
+
+    model_config = {"extra": "forbid"}
+
+    bound: Bound | None = Field(None, description="What the organ's skills wait on: cpu (prefork) or io (threads).")
+    pool: Pool | None = Field(None, description="Celery pool; default: prefork for cpu, threads for io.")
+    concurrency: int | None = Field(None, ge=1, description="Child processes or threads per worker.")
+    prefetch: int | None = Field(None, ge=1, description="Messages each slot holds ahead (late acks keep them "
+                                 "safe: a message its worker never acked is redelivered).")
+    max_tasks_per_child: int | None = Field(None, ge=0, description="A child is replaced after this many tasks; "
+                                            "0: never (prefork only).")
+    max_memory_per_child_mb: int | None = Field(None, ge=0, description="A child whose resident memory passes "
+                                                "this is replaced after its task; 0: never (prefork only).")
+    soft_time_limit_s: float | None = Field(None, gt=0, description="A task past this gets a TimeoutError it may "
+                                            "catch; default: task_soft_time_limit_s.")
+    time_limit_s: float | None = Field(None, gt=0, description="A task past this is killed with its child; "
+                                       "default: task_time_limit_s.")
+    cpu_request: str | None = Field(None, description="Kubernetes CPU request of one worker, e.g. '500m'.")
+    cpu_limit: str | None = Field(None, description="Kubernetes CPU limit of one worker; unset: none.")
+    memory_request: str | None = Field(None, description="Kubernetes memory request of one worker, e.g. '512Mi'.")
+    memory_limit: str | None = Field(None, description="Kubernetes memory limit of one worker, e.g. '2Gi'.")
+    min_replicas: int | None = Field(None, ge=0, description="Fewest workers the queue scaler keeps (0: none "
+                                     "while the queue is empty).")
+    max_replicas: int | None = Field(None, ge=1, description="Most workers the queue scaler starts.")
+    queue_length_target: int | None = Field(None, ge=1, description="Queued messages per worker the scaler "
+                                            "aims for.")
+
+
+@dataclass(frozen=True)
+class OrganWorker:
+    """One organ's worker with every value resolved."""
+
+    organ: str
+    bound: Bound
+    pool: Pool
+    concurrency: int
+    prefetch: int
+    max_tasks_per_child: int
+    max_memory_per_child_mb: int
+    soft_time_limit_s: float
+    time_limit_s: float
+    cpu_request: str
+    cpu_limit: str | None
+    memory_request: str
+    memory_limit: str
+    min_replicas: int
+    max_replicas: int
+    queue_length_target: int
+
+
+# The general defaults, then each shipped organ's own; an organ a deployment adds takes the general ones.
+GENERAL = WorkerSettings(bound="cpu", concurrency=1, prefetch=1, max_tasks_per_child=0, max_memory_per_child_mb=1024,
+                         cpu_request="250m", memory_request="512Mi", min_replicas=1, max_replicas=4,
+                         queue_length_target=20)
+ORGAN_DEFAULTS: dict[str, WorkerSettings] = {
+    "perception": WorkerSettings(concurrency=2, cpu_request="1", memory_request="1Gi", max_replicas=8),
+}
+
+
+def resolve(organ: str, given: WorkerSettings | None, soft_time_limit_s: float, time_limit_s: float) -> OrganWorker:
+    """``organ``'s worker: ``given`` over the organ's defaults over :data:`GENERAL`; time limits from the task
+    defaults where none is set. The memory limit defaults to what its children may grow to, plus the main process."""
+    merged: dict[str, object] = {}
+    for layer in (GENERAL, ORGAN_DEFAULTS.get(organ), given):
+        if layer is not None:
+            merged.update({name: getattr(layer, name) for name in layer.model_fields_set})
+    bound = merged["bound"]
+    merged.setdefault("pool", "prefork" if bound == "cpu" else "threads")
+    merged.setdefault("soft_time_limit_s", soft_time_limit_s)
+    merged.setdefault("time_limit_s", time_limit_s)
+    merged.setdefault("cpu_limit", None)
+    if "memory_limit" not in merged:
+        children = int(merged["concurrency"]) if merged["pool"] == "prefork" else 1  # type: ignore[call-overload]
+        per_child = int(merged["max_memory_per_child_mb"]) or 1024  # type: ignore[call-overload]
+        merged["memory_limit"] = f"{children * per_child + 256}Mi"
+    return OrganWorker(organ=organ, **merged)  # type: ignore[arg-type]
