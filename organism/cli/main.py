@@ -23,6 +23,7 @@ from organism.cli.context import (
     settings_or_exit,
     workflows_or_exit,
 )
+from organism.cli.deploy import deploy
 from organism.cli.dlq import dlq
 from organism.cli.gateway import ledger
 from organism.cli.operators import operators
@@ -215,3 +216,4 @@ main.add_command(ledger)
 main.add_command(analyze)
 main.add_command(audit)
 main.add_command(operators)
+main.add_command(deploy)
