@@ -34,6 +34,7 @@ from organism.gateway.settings import GatewaySettings
 from organism.observability.settings import ObservabilitySettings
 from organism.observability.tracing_settings import TracingSettings
 from organism.organ_settings import OrganWorker, WorkerSettings, resolve
+from organism.security.signing_settings import SigningSettings
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
 ORGANS = ("perception", "judgment", "relationship", "evolution")
@@ -210,9 +211,14 @@ class Settings(BaseSettings):
     embedded_polling_interval_s: float = Field(0.05, gt=0, le=5)
     redis_visibility_timeout_s: float = Field(3600, gt=0)
     max_priority: int = Field(10, ge=1, le=255)
+    rabbitmq_queue_type: Literal["classic", "quorum"] = Field("classic", description=(
+        "How RabbitMQ declares the organ queues: classic (message priorities), or quorum (replicated, dead "
+        "letters moved at least once; RabbitMQ 3.x quorum queues ignore priorities). A queue keeps the type it "
+        "was declared with: switching an existing deployment is a migration (docs/rabbitmq.md)."))
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
 
     @field_validator("timezone")
     @classmethod
