@@ -16,6 +16,7 @@ from organism.brokers.queues import declare_dead_letters, organ_queues, route_by
 from organism.failures import bad_messages
 from organism.gateway import routes
 from organism.observability import events, hooks, tracing
+from organism.security import publishing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
 from organism.workflows import node_writer
@@ -30,6 +31,7 @@ class Organism(Celery):
 
     settings: Settings
     events_cls = events.EVENTS  # task events carry no secret (observability/events.py)
+    amqp_cls = publishing.SealingAMQP  # every task message seals the arguments of sensitive skills (organism/security)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -4,11 +4,13 @@
 (``scheme://user:***@host``), bearer tokens, ``key=value`` and ``"key": "value"`` secrets and OpenAI-style
 ``sk-`` keys inside any text, dictionary keys included. Given ``max_chars``, it also cuts each longer text to
 its head and tail with a marker that says how much was cut, for what goes to a log, an event or a stored error.
+:func:`hide_known` hides given texts wherever they occur: the arguments of a call declared sensitive.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 _SECRET_WORDS = r"pass(?:word|wd)?|secret|token|api[-_]?key|authori[sz]ation|credential|cookie"
@@ -66,3 +68,24 @@ def redact(value: Any, max_chars: int | None = None) -> Any:
     if isinstance(value, str):
         return redact_text(value, max_chars)
     return value
+
+
+def hide_known(value: Any, known: Collection[str]) -> Any:
+    """``value`` with every occurrence of the texts in ``known`` (the arguments of a call declared sensitive)
+    replaced by ``***``, in texts and mapping keys at any depth."""
+    if not known:
+        return value
+    pattern = re.compile("|".join(map(re.escape, sorted(known, key=len, reverse=True))))
+
+    def hide(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(REDACTED, item)
+        if isinstance(item, dict):
+            return {hide(k): hide(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [hide(v) for v in item]
+        if isinstance(item, tuple):
+            return tuple(hide(v) for v in item)
+        return item
+
+    return hide(value)

@@ -34,6 +34,7 @@ from organism.gateway.settings import GatewaySettings
 from organism.observability.settings import ObservabilitySettings
 from organism.observability.tracing_settings import TracingSettings
 from organism.organ_settings import OrganWorker, WorkerSettings, resolve
+from organism.security.payload_settings import PayloadSettings
 from organism.security.signing_settings import SigningSettings
 
 DEFAULT_CONFIG_FILE = Path("config/organism.toml")
@@ -219,6 +220,7 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
+    payloads: PayloadSettings = Field(default_factory=PayloadSettings)
 
     @field_validator("timezone")
     @classmethod

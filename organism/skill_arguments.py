@@ -20,15 +20,17 @@ from organism.errors import InvalidArguments
 _NAMED = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
-def describe(name: str, parameters: list[str], error: ValidationError) -> str:
-    """``NAME: invalid arguments: PARAM: what is wrong (got VALUE); ...``, a positional index shown by its name."""
+def describe(name: str, parameters: list[str], error: ValidationError, values: bool = True) -> str:
+    """``NAME: invalid arguments: PARAM: what is wrong (got VALUE); ...``, a positional index shown by its name;
+    without ``values`` (a skill declared sensitive), no ``(got VALUE)``."""
 
     def where(loc: tuple[int | str, ...]) -> str:
         head, *rest = loc or ("arguments",)
         named = parameters[head] if isinstance(head, int) and head < len(parameters) else str(head)
         return ".".join([named, *map(str, rest)])
 
-    problems = "; ".join(f"{where(e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in error.errors())
+    problems = "; ".join(f"{where(e['loc'])}: {e['msg']}" + (f" (got {e.get('input')!r})" if values else "")
+                         for e in error.errors())
     return f"{name}: invalid arguments: {problems}"
 
 
@@ -42,10 +44,11 @@ def _model(fn: Callable[..., Any]) -> type[BaseModel]:
     return create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
 
 
-def check(name: str, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+def check(name: str, fn: Callable[..., Any], args: Any, kwargs: Any, values: bool = True) -> None:
     """Raise :class:`InvalidArguments` (one line naming skill and parameter) unless ``fn`` accepts the call.
 
-    ``args`` must be a list and ``kwargs`` a mapping with text keys; the values are checked as the worker would.
+    ``args`` must be a list and ``kwargs`` a mapping with text keys; the values are checked as the worker would,
+    and quoted in the line unless ``values`` is false.
     """
     if not isinstance(args, list | tuple) or not isinstance(kwargs, Mapping):
         raise InvalidArguments(f"{name}: invalid arguments: args must be a list and kwargs a mapping (got "
@@ -59,4 +62,4 @@ def check(name: str, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
     try:
         _model(fn).model_validate(given)
     except ValidationError as error:
-        raise InvalidArguments(describe(name, list(signature.parameters), error)) from None
+        raise InvalidArguments(describe(name, list(signature.parameters), error, values)) from None

@@ -43,6 +43,7 @@ def _launch(name: str, params: dict[str, Any], wait: bool, local_workers: bool, 
     """Start a run of ``name`` (one per run key) and follow it if asked; a bad parameter is one line, exit 2."""
     from organism.cli.doctor import check_broker, check_results
     from organism.local import LocalWorkers
+    from organism.security.payloads import PayloadError
     from organism.workflows.queries import find_run
     from organism.workflows.registry import UnknownWorkflow, workflow
     from organism.workflows.start import InvalidParameters, parameters, start
@@ -58,7 +59,10 @@ def _launch(name: str, params: dict[str, Any], wait: bool, local_workers: bool, 
     workers = LocalWorkers(settings) if local_workers else None
     with workers or nullcontext():
         with audited_command(settings, action="workflow.start", target=name, detail={"params": params}) as entry:
-            started = start(app, name, params)  # BrokerUnavailable is reported by services_or_exit
+            try:
+                started = start(app, name, params)  # BrokerUnavailable is reported by services_or_exit
+            except PayloadError as error:  # a sensitive skill and no payload key: nothing was written or sent
+                raise click.ClickException(str(error)) from None
             entry.outcome_detail = (f"started run {started.key} ({started.run_id})" if started.created else
                                     f"run {started.key} already exists, nothing started")
         if started.created:

@@ -24,6 +24,8 @@ from organism.errors import InvalidArguments, OrganismError
 from organism.failures.dead_letters import REPLAY_HEADER
 from organism.failures.outages import unreachable
 from organism.headers import NODE_HEADER, RUN_HEADER
+from organism.security.payloads import PayloadError
+from organism.security.sealed_calls import is_sealed, keyring, open_call, seal
 from organism.store import session
 from organism.store.db import rowcount
 from organism.store.models import DeadLetter, DeadLetterStatus, Node, NodeStatus, Run, RunStatus, utcnow
@@ -71,9 +73,9 @@ def replay(app: Any, letter_id: int, force: bool = False, arguments: Arguments |
     """Publish dead letter ``letter_id`` again as a new task with a fresh retry budget; into its run if it has one.
 
     ``arguments`` replaces the call's arguments (checked against the skill first); the record keeps the original
-    ones and notes what was published. Replaying a record twice publishes once. The record and the node are
-    committed before the message is published (the worker looks its node up by the new task id); if the broker
-    refuses it, both are put back and :class:`ReplayRefused` says so.
+    ones and notes what was published (a sensitive skill's sealed, as its call was). Replaying a record twice
+    publishes once. The record and the node are committed before the message is published (the worker looks its
+    node up by the new task id); if the broker refuses it, both are put back and :class:`ReplayRefused` says so.
 
     Raises:
         ReplayRefused: one line naming the letter and why nothing was published.
@@ -87,16 +89,23 @@ def replay(app: Any, letter_id: int, force: bool = False, arguments: Arguments |
             return Replayed(letter_id, letter.replayed_as or "", earlier=True)
         task = _task(app, letter, force, arguments)
         args, kwargs = (arguments.args, arguments.kwargs) if arguments else (letter.args, letter.kwargs)
+        kept = {"args": args, "kwargs": kwargs}  # what the record notes of edited arguments
         try:
+            if is_sealed(kwargs):  # a sensitive skill's call is checked and sent opened (and sealed again as sent)
+                args, kwargs = open_call(keyring(app.settings), task.name, args, kwargs)
             task.check_call(args, kwargs)
+            if getattr(task.skill, "sensitive", False):
+                kept["args"], kept["kwargs"] = seal(keyring(app.settings), task.name, args, kwargs)
         except InvalidArguments as error:
             raise ReplayRefused(f"dead letter {letter_id}: {error}; replay it with edited arguments") from None
+        except PayloadError as error:
+            raise ReplayRefused(f"dead letter {letter_id}: {error}") from None
         # A guarded UPDATE claims the letter: SQLite does not lock the row read above, so two replays at once
         # could otherwise both publish.
         if not rowcount(s.execute(update(DeadLetter).where(DeadLetter.id == letter_id,
                                                            DeadLetter.status == DeadLetterStatus.DEAD.value).values(
                 status=DeadLetterStatus.REPLAYED.value, replayed_at=utcnow(), replayed_as=new_id,
-                replay_arguments={"args": args, "kwargs": kwargs} if arguments else None))):
+                replay_arguments=kept if arguments else None))):
             return Replayed(letter_id, s.scalar(select(DeadLetter.replayed_as).where(DeadLetter.id == letter_id))
                             or "", earlier=True)
         headers: dict[str, Any] = {REPLAY_HEADER: letter_id}

@@ -23,6 +23,7 @@ from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
 
 from organism.redaction import redact
+from organism.security.sealed_calls import shown
 from organism.settings import get_settings
 
 EVENTS = "organism.observability.events:RedactingEvents"
@@ -32,12 +33,13 @@ VALUE_FIELDS = frozenset({"args", "kwargs", "result", "exception", "traceback"})
 
 
 def argument_reprs(args: Any, kwargs: Any, max_chars: int, max_levels: int) -> tuple[str, str]:
-    """The ``argsrepr`` and ``kwargsrepr`` headers for a call: Celery's bounded repr of redacted arguments.
+    """The ``argsrepr`` and ``kwargsrepr`` headers for a call: Celery's bounded repr of redacted arguments (a
+    sealed call's as the key that sealed it).
 
     Each text is cut before it is scanned, so a 10 MB argument costs no more than a short one.
     """
     return (saferepr(redact(args, max_chars), max_chars, maxlevels=max_levels),
-            saferepr(redact(kwargs, max_chars), max_chars, maxlevels=max_levels))
+            saferepr(redact(shown(kwargs), max_chars), max_chars, maxlevels=max_levels))
 
 
 class RedactingDispatcher(EventDispatcher):

@@ -24,6 +24,7 @@ from organism.brokers.results import not_waiting
 from organism.errors import OrganismError
 from organism.failures.outages import unreachable
 from organism.observability import tracing
+from organism.security.payloads import PayloadError
 from organism.settings import Settings, masked
 from organism.store import session
 from organism.store.db import engine_for, rowcount
@@ -99,6 +100,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
     Raises:
         UnknownWorkflow: no workflow is declared as ``name``.
         InvalidParameters: a parameter is wrong; nothing was written or published.
+        PayloadError: the canvas calls a skill declared sensitive and no payload key is configured; likewise.
         BrokerUnavailable: the canvas could not be published; no run is left behind.
     """
     settings: Settings = app.settings
@@ -115,6 +117,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
             return _skip(url, run, f"{by}: {busy} was still open")
     ctx = RunContext(run_id=run["id"], key=key, params=valid, settings=settings)
     plan: Plan = workflow.build(ctx)
+    app.amqp.check_sealable(plan.signature)  # a sensitive skill with no payload key: refused before anything is written
     try:
         # Core inserts rather than the ORM's unit of work: this is on the path of every run's start.
         with engine_for(url).begin() as c:
@@ -189,7 +192,7 @@ def resume(app: Celery, ref: str, by: str = "by `organism runs resume`") -> Star
                                "finish")
         try:
             canvas = reopen(app, s, run, RESUMED, by)
-        except InvalidParameters as error:
+        except (InvalidParameters, PayloadError) as error:
             raise CannotResume(f"run {run.key} cannot be resumed: {error}") from None
         if canvas is None:
             raise CannotResume(f"run {run.key} was resumed meanwhile")
@@ -247,6 +250,7 @@ def relaunch(app: Celery, s: Session, run: Run, event: str, why: str) -> Signatu
     ctx = RunContext(run_id=run.id, key=run.key, params=valid, settings=app.settings, generation=generation,
                      reuse=done)
     plan: Plan = workflow.build(ctx)
+    app.amqp.check_sealable(plan.signature)
     new_ids = {n.name: n.task_id for n in plan.nodes}
     for node in run.nodes:
         if node.name in new_ids:
