@@ -16,7 +16,7 @@ from organism.brokers.queues import declare_dead_letters, organ_queues, route_by
 from organism.failures import bad_messages
 from organism.gateway import routes
 from organism.observability import events, hooks, tracing
-from organism.security import publishing
+from organism.security import publishing, signing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
 from organism.workflows import node_writer
@@ -83,6 +83,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_scheduler": "organism.workflows.clock:Beat",
         "include": [*RUNTIME_TASK_MODULES, *settings.task_modules],
         **hooks.celery_options(settings),
+        **signing.celery_options(settings),  # with signing on: task and control messages signed, only those accepted
     }
 
 
@@ -90,13 +91,15 @@ def create_app(settings: Settings | None = None) -> Organism:
     """Build the Celery app for ``settings`` (default: the process-wide settings).
 
     Raises:
-        SettingsError: the gateway's routes or policies are wrong (one line each).
+        SettingsError: the gateway's routes or policies are wrong (one line each), or signing is on and its key,
+            certificate or store is missing or wrong.
     """
     settings = settings or get_settings()
     routes.check(settings)
     app = Organism("organism", set_as_current=True)
     app.settings = settings
     app.conf.update(celery_config(settings))
+    signing.install(app, settings)
     tracing.configure(settings.tracing)
     return app
 

@@ -11,6 +11,7 @@ import click
 
 from organism.brokers import broker_for
 from organism.gateway import routes
+from organism.security import signing
 from organism.settings import Settings, SettingsError, load
 
 if TYPE_CHECKING:
@@ -20,11 +21,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(signing_files: bool = True) -> Settings:
+    """The settings, as the app would take them; ``signing_files=False`` leaves out the check of the signing key,
+    certificate and store (for the command that makes them)."""
     try:
         settings = load()
         broker_for(settings.broker)  # a URL that names no broker is a configuration mistake too
         routes.check(settings)  # and so are the gateway's routes and policies, as the app would find them
+        if signing_files:
+            signing.check(settings)  # and signing files that are missing or do not fit together
         return settings
     except SettingsError as error:
         problems = str(error).splitlines()

@@ -26,6 +26,7 @@ from organism.cli.context import (
 from organism.cli.deploy import deploy
 from organism.cli.dlq import dlq
 from organism.cli.gateway import ledger
+from organism.cli.keys import keys
 from organism.cli.operators import operators
 from organism.cli.ops import console as console_command
 from organism.cli.ops import flower, health, metrics
@@ -217,3 +218,4 @@ main.add_command(analyze)
 main.add_command(audit)
 main.add_command(operators)
 main.add_command(deploy)
+main.add_command(keys)

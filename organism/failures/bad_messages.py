@@ -1,4 +1,5 @@
-"""Messages a worker cannot run: malformed, undecodable, for an unknown task, past the delivery cap, or expired.
+"""Messages a worker cannot run: malformed, undecodable, for an unknown task, past the delivery cap, expired, or
+(with signing on) not signed by a trusted certificate (organism.security.refusals).
 
 Every one is rejected (on RabbitMQ that sends it to the dead-letter exchange), logged in one line, recorded as
 one dead letter, and its Celery result set to FAILURE where it has a task id, so a caller's ``.get()`` does not
@@ -26,6 +27,7 @@ from organism import headers
 from organism.errors import PermanentError
 from organism.failures import bookkeeping, dead_letters, message_checks
 from organism.failures.outages import unreachable
+from organism.security import refusals
 
 logger = logging.getLogger(__name__)
 CONSUMER = "organism.failures.bad_messages:Consumer"
@@ -48,7 +50,8 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
     try:
         body = message.decode()
     except Exception:  # an undecodable body is the very thing being recorded
-        body = None
+        # A refused message's arguments are kept as evidence, never as a call to replay.
+        body = refusals.carried(message) if isinstance(error, refusals.Refused) else None
     body = message_checks.capped(body, _KEPT_DEPTH)
     if isinstance(body, list | tuple) and len(body) >= 2:
         args, kwargs = body[0], body[1]
@@ -62,7 +65,7 @@ def _letter(message: Message, reason: str, error: BaseException | None, name: st
         {"(not a mapping)": kwargs}, reason=reason, error_type=type(error).__name__ if error else reason,
         error_message=f"{error or reason} ({what})", traceback=None,
         attempts=[dead_letters.attempt("dead", str(error or reason))], delivery_count=deliveries,
-        **_links(headers.get))
+        replayable=not isinstance(error, refusals.Refused), **_links(headers.get))
 
 
 def _request_letter(task: Any, request: Any, reason: str, error_type: str, error: str, args: Any, kwargs: Any,
@@ -133,6 +136,9 @@ class Consumer(CeleryConsumer):
             found = message_checks.problem(message, limits)
             if found is not None:
                 return self._dead(message, MalformedMessage(found))
+            refused = refusals.refusal(message) if settings.signing.enabled else None
+            if refused is not None:
+                return self._dead(message, refused, refused.reason)
             deliveries = self._count_redelivery(message)
             if deliveries > settings.max_deliveries:
                 poison = PoisonMessage(f"{message.headers['task']} was delivered {deliveries} times (cap "

@@ -202,8 +202,9 @@ def publish_copy(app: Celery, letter: Letter) -> None:
             # Straight to the queue, through the default exchange: the SQL transport keeps the dead-letter
             # exchange's bindings in the memory of the connection that declared them (the worker's main process),
             # so a copy a pool process sent through that exchange went nowhere.
-            producer.publish(body, exchange="", routing_key=DEAD_LETTER_QUEUE, serializer="json", retry=True,
-                             headers={PUBLISHED_HEADER: time.time()})
+            # Serialized as the app's task messages are: signed when signing is on (organism/security/signing.py).
+            producer.publish(body, exchange="", routing_key=DEAD_LETTER_QUEUE, serializer=app.conf.task_serializer,
+                             retry=True, headers={PUBLISHED_HEADER: time.time()})
             try:
                 broker.trim_dead_queue(producer.channel, settings)
             except Exception:

@@ -5,9 +5,10 @@ same node, a new attempt) and the message carries the run's headers. When the re
 heals the run (:func:`organism.workflows.heal.replayed_node_succeeded`): once no node of the run has failed any
 more, the phases after them run, reusing every result already stored, and the run ends with its report.
 
-A replay is refused, with one line that says why, before anything is published: a purged or cut record, an
-unknown skill, an unsafe skill without ``force``, arguments the skill no longer accepts, or a node that its run
-has since sent again (a resume) or that has succeeded.
+A replay is refused, with one line that says why, before anything is published: a purged or cut record, a
+message refused for its signature (unless replayed with edited arguments), an unknown skill, an unsafe skill
+without ``force``, arguments the skill no longer accepts, or a node that its run has since sent again (a resume)
+or that has succeeded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from organism.errors import InvalidArguments, OrganismError
 from organism.failures.dead_letters import REPLAY_HEADER
 from organism.failures.outages import unreachable
 from organism.headers import NODE_HEADER, RUN_HEADER
+from organism.security import refusals
 from organism.security.payloads import PayloadError
 from organism.security.sealed_calls import is_sealed, keyring, open_call, seal
 from organism.store import session
@@ -128,6 +130,10 @@ def _task(app: Any, letter: DeadLetter, force: bool, arguments: Arguments | None
     """The skill ``letter`` replays to, if it may be replayed as asked."""
     if letter.status == DeadLetterStatus.PURGED.value:
         raise ReplayRefused(f"dead letter {letter.id} was purged")
+    if letter.reason in refusals.REASONS and arguments is None:
+        raise ReplayRefused(f"dead letter {letter.id}: the message was refused as {letter.reason} (nothing shows it "
+                            "came from Organism); its arguments are evidence, not a call: replay it with the "
+                            "arguments you mean to run (--arguments)")
     if not letter.replayable and arguments is None:
         raise ReplayRefused(f"dead letter {letter.id}: its arguments were cut or escaped to fit the store, or are "
                             f"not a list and a mapping; the message as sent is on the {DEAD_LETTER_QUEUE} queue "
