@@ -64,7 +64,7 @@ def render(settings: Settings, image: str = "organism:latest", namespace: str = 
             organ name that is no Kubernetes name); the message names the setting.
     """
     _check_cluster_urls(settings)
-    names = {organ: worker_name(organ) for organ in settings.organs}
+    names = _worker_names(settings)
     workers = [_worker(settings, organ, names[organ]) for organ in settings.organs]
     scalers = [keda.authentication(settings, _labels("worker")),
                *(keda.scaled_object(settings, organ, names[organ], _labels("worker", organ))
@@ -87,15 +87,11 @@ def render(settings: Settings, image: str = "organism:latest", namespace: str = 
     return files
 
 
-def write(files: dict[str, str], out: Path) -> list[Path]:
+def write(files: dict[str, str], out: Path) -> None:
     """Write the rendered ``files`` into ``out`` (made if missing); what the operator wrote there stays."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
     for name, text in files.items():
-        path = out / name
-        path.write_text(text)
-        written.append(path)
-    return written
+        (out / name).write_text(text)
 
 
 def worker_name(organ: str) -> str:
@@ -109,6 +105,16 @@ def worker_name(organ: str) -> str:
         raise SettingsError(f"setting ORGANISM_ORGANS: organ {organ!r} makes the Kubernetes name {name!r}, which is "
                             "no DNS label (letters, digits and inner underscores, 47 characters at most)")
     return name
+
+
+def _worker_names(settings: Settings) -> dict[str, str]:
+    """Each organ's :func:`worker_name`, refusing two organs that make the same one (``Vision`` and ``vision``)."""
+    names = {organ: worker_name(organ) for organ in settings.organs}
+    clash = sorted(organ for organ, name in names.items() if list(names.values()).count(name) > 1)
+    if clash:
+        raise SettingsError(f"setting ORGANISM_ORGANS: organs {', '.join(clash)} make the same Kubernetes name "
+                            f"{names[clash[0]]!r}; rename one")
+    return names
 
 
 def _check_cluster_urls(settings: Settings) -> None:

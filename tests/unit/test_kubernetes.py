@@ -326,6 +326,7 @@ def test_the_kustomization_names_only_rendered_files_and_the_ones_the_operator_w
     ({"profile": "embedded"}, "ORGANISM_DATABASE_URL: each pod would keep its own SQLite file"),
     ({"profile": "production", "broker_url": "pyamqp://rabbitmq//"}, "knows only amqp:// and amqps://"),
     ({"profile": "production", "organs": ("perception", "judgment_")}, "organ 'judgment_' makes the Kubernetes name"),
+    ({"profile": "production", "organs": ("vision", "Vision")}, "organs Vision, vision make the same Kubernetes name"),
 ])
 def test_settings_a_cluster_cannot_run_are_refused_naming_the_setting(given: dict[str, Any], problem: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(problem)):
