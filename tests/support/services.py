@@ -20,7 +20,7 @@ PG_DATABASE = "organism_test"
 TEST_MODULES = '["tasks.perception", "tasks.relationship", "tasks.judgment", "tasks.evolution", "tasks.daily_sync", ' \
                '"tasks.weekly_review", ' \
                '"beat.schedule", "tests.support.noop", "tests.support.faulty", "tests.faults.skills", ' \
-               '"tests.support.credentials"]'
+               '"tests.support.credentials", "tests.support.queued"]'
 
 T = TypeVar("T")
 
@@ -76,6 +76,12 @@ def fresh_pg_database(name: str = PG_DATABASE) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {name}")
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop the database ``name`` of a suite or benchmark that made its own, its connections closed first."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def profile_env(profile: str, data_dir: Path) -> dict[str, str]:
