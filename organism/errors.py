@@ -5,6 +5,7 @@
 | :class:`TransientError` | retry with backoff (or after ``retry_after_s``), then dead-letter |
 | :class:`Deferred` | retry after ``wait_s`` without spending an attempt (circuit open, provider paused, no permit) |
 | :class:`PermanentError` | dead-letter at once |
+| :class:`SkillTimeout` | retry, as transient; dead-letter at once where the skill declares it ``permanent`` |
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ class OrganismError(Exception):
 
 class SkillDefinitionError(OrganismError, TypeError):
     """An ``@skill`` declaration is wrong; raised when its module is imported."""
+
+
+class CallOptionError(OrganismError, ValueError):
+    """A call's options are wrong (an unknown priority level, a time to live that is no positive number); raised
+    where the call is made, before anything is sent."""
 
 
 class TransientError(OrganismError):
@@ -47,6 +53,16 @@ class Deferred(TransientError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (str(self), self.wait_s)
+
+
+class SkillTimeout(TransientError):
+    """A skill ran past its time limit: the soft limit interrupted it, or the hard limit killed its process.
+
+    The message says which limit, how long, and whose it is (the organ's, the skill's or the call's). Retried like
+    any transient error; a skill that running longer cannot help declares ``@skill(..., permanent=(SkillTimeout,))``
+    and is dead-lettered at once. Celery's own ``SoftTimeLimitExceeded`` reaches no skill's classification: a
+    skill catches that one only to clean up, and what escapes is this.
+    """
 
 
 class PermanentError(OrganismError):

@@ -30,14 +30,21 @@ def worker_command(settings: Settings, organs: list[str], concurrency: int | Non
 
 
 def worker_options(worker: OrganWorker, concurrency: int | None = None) -> list[str]:
-    """The ``celery worker`` options that carry ``worker``'s pool, concurrency, prefetch and limits."""
+    """The ``celery worker`` options that carry ``worker``'s pool, concurrency, prefetch and limits.
+
+    The time and child limits go only to a prefork pool, the one that applies them: a thread pool would take the
+    flags and ignore them. Each skill's time limits reach its task as its organ's (SkillTask), so a worker serving
+    several organs still holds each skill to its own organ's; the flags are the pool's default for anything else.
+    """
     options = ["-P", worker.pool, "-c", str(concurrency or worker.concurrency),
-               "--prefetch-multiplier", str(worker.prefetch),
-               "--soft-time-limit", f"{worker.soft_time_limit_s:g}", "--time-limit", f"{worker.time_limit_s:g}"]
+               "--prefetch-multiplier", str(worker.prefetch)]
+    if worker.pool != "prefork":
+        return options
+    options += ["--soft-time-limit", f"{worker.soft_time_limit_s:g}", "--time-limit", f"{worker.time_limit_s:g}"]
     if worker.max_tasks_per_child:
         options += ["--max-tasks-per-child", str(worker.max_tasks_per_child)]
     if worker.max_memory_per_child_mb:
-        options += ["--max-memory-per-child", str(worker.max_memory_per_child_mb * 1024)]
+        options += ["--max-memory-per-child", str(worker.max_memory_per_child_mb * 1024)]  # Celery counts KiB
     return options
 
 
@@ -73,18 +80,19 @@ class LocalWorkers:
         """Organs whose worker process has exited."""
         return [organ for organ, p in self.processes.items() if p.poll() is not None]
 
-    def stop(self, grace_s: float = 10) -> None:
-        for process in self.processes.values():
+    def stop(self, grace_s: float = 10, organs: list[str] | None = None) -> None:
+        """Stop the workers of ``organs`` (default: all), killing any still running after ``grace_s``."""
+        stopping = [self.processes.pop(organ) for organ in (list(self.processes) if organs is None else organs)]
+        for process in stopping:
             if process.poll() is None:  # TERM to the main process only: it stops its pool children itself
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        for process in self.processes.values():
+        for process in stopping:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self.processes.clear()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

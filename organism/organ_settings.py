@@ -8,13 +8,37 @@ Procfile, the compose file and the Kubernetes manifests all read that one resolv
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 Bound = Literal["cpu", "io"]
 Pool = Literal["prefork", "threads", "solo"]
+
+# Kubernetes quantities, as a Deployment's resources take them: CPU in cores or millicores, memory in bytes with
+# an optional decimal or binary suffix.
+_CPU = re.compile(r"\d+(\.\d+)?m?")
+_MEMORY = re.compile(r"\d+(\.\d+)?(k|M|G|T|Ki|Mi|Gi|Ti)?")
+
+
+def _cpu(value: str) -> str:
+    if not _CPU.fullmatch(value):
+        raise ValueError("give CPU as cores or millicores, e.g. '1', '0.5' or '500m'")
+    return value
+
+
+def _memory(value: str) -> str:
+    if not _MEMORY.fullmatch(value):
+        raise ValueError("give memory as bytes with a suffix, e.g. '512Mi', '2Gi' or '1G'")
+    return value
+
+
+Cpu = Annotated[str, AfterValidator(_cpu)]
+Memory = Annotated[str, AfterValidator(_memory)]
+# What only a prefork pool can do: a thread can be neither interrupted nor killed, nor replaced as a child is.
+PREFORK_ONLY = ("max_tasks_per_child", "max_memory_per_child_mb", "soft_time_limit_s", "time_limit_s")
 
 
 class WorkerSettings(BaseModel):
@@ -22,28 +46,36 @@ class WorkerSettings(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    bound: Bound | None = Field(None, description="What the organ's skills wait on: cpu (prefork) or io (threads).")
-    pool: Pool | None = Field(None, description="Celery pool; default: prefork for cpu, threads for io.")
-    concurrency: int | None = Field(None, ge=1, description="Child processes or threads per worker.")
-    prefetch: int | None = Field(None, ge=1, description="Messages each slot holds ahead (late acks keep them "
-                                 "safe: a message its worker never acked is redelivered).")
-    max_tasks_per_child: int | None = Field(None, ge=0, description="A child is replaced after this many tasks; "
-                                            "0: never (prefork only).")
-    max_memory_per_child_mb: int | None = Field(None, ge=0, description="A child whose resident memory passes "
-                                                "this is replaced after its task; 0: never (prefork only).")
-    soft_time_limit_s: float | None = Field(None, gt=0, description="A task past this gets a TimeoutError it may "
-                                            "catch; default: task_soft_time_limit_s.")
-    time_limit_s: float | None = Field(None, gt=0, description="A task past this is killed with its child; "
-                                       "default: task_time_limit_s.")
-    cpu_request: str | None = Field(None, description="Kubernetes CPU request of one worker, e.g. '500m'.")
-    cpu_limit: str | None = Field(None, description="Kubernetes CPU limit of one worker; unset: none.")
-    memory_request: str | None = Field(None, description="Kubernetes memory request of one worker, e.g. '512Mi'.")
-    memory_limit: str | None = Field(None, description="Kubernetes memory limit of one worker, e.g. '2Gi'.")
-    min_replicas: int | None = Field(None, ge=0, description="Fewest workers the queue scaler keeps (0: none "
-                                     "while the queue is empty).")
-    max_replicas: int | None = Field(None, ge=1, description="Most workers the queue scaler starts.")
-    queue_length_target: int | None = Field(None, ge=1, description="Queued messages per worker the scaler "
-                                            "aims for.")
+    bound: Bound | None = Field(
+        default=None, description="What the organ's skills wait on: cpu (prefork) or io (threads).")
+    pool: Pool | None = Field(default=None, description="Celery pool; default: prefork for cpu, threads for io.")
+    concurrency: int | None = Field(default=None, ge=1, description="Child processes or threads per worker.")
+    prefetch: int | None = Field(default=None, ge=1, description=(
+        "Messages each slot holds ahead (late acks keep them safe: a message its worker never acked is "
+        "redelivered)."))
+    max_tasks_per_child: int | None = Field(default=None, ge=0, description=(
+        "A child is replaced after this many tasks; 0: never (prefork only)."))
+    max_memory_per_child_mb: int | None = Field(default=None, ge=0, description=(
+        "A child whose peak resident memory passes this is replaced after its task; 0: never (prefork only)."))
+    soft_time_limit_s: float | None = Field(default=None, gt=0, description=(
+        "A skill past this is interrupted: organism.errors.SkillTimeout, retried unless the skill declares it "
+        "permanent (prefork only); default: task_soft_time_limit_s."))
+    time_limit_s: float | None = Field(default=None, gt=0, description=(
+        "A skill past this is killed with its child, then retried or dead-lettered the same way (prefork only); "
+        "default: task_time_limit_s."))
+    cpu_request: Cpu | None = Field(default=None, description="CPU request of one worker, e.g. '500m' (Kubernetes).")
+    cpu_limit: Cpu | None = Field(default=None, description=(
+        "CPU limit of one worker (Kubernetes; compose: cpus); unset: none."))
+    memory_request: Memory | None = Field(default=None, description=(
+        "Memory request of one worker, e.g. '512Mi' (Kubernetes; compose: mem_reservation)."))
+    memory_limit: Memory | None = Field(default=None, description=(
+        "Memory limit of one worker, e.g. '2Gi' (Kubernetes; compose: mem_limit); default: what its children may "
+        "grow to, plus 256Mi."))
+    min_replicas: int | None = Field(default=None, ge=0, description=(
+        "Fewest workers the queue scaler keeps (0: none while the queue is empty)."))
+    max_replicas: int | None = Field(default=None, ge=1, description="Most workers the queue scaler starts.")
+    queue_length_target: int | None = Field(default=None, ge=1, description=(
+        "Queued messages per worker the scaler aims for."))
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,11 @@ def resolve(organ: str, given: WorkerSettings | None, soft_time_limit_s: float, 
             merged.update({name: getattr(layer, name) for name in layer.model_fields_set})
     bound = merged["bound"]
     merged.setdefault("pool", "prefork" if bound == "cpu" else "threads")
+    if merged["pool"] != "prefork" and given is not None:
+        inert = [name for name in PREFORK_ONLY if name in given.model_fields_set]
+        if inert:
+            raise ValueError(f"ORGANISM_WORKERS[{organ}]: {', '.join(inert)} apply only to the prefork pool (a "
+                             f"thread can be neither interrupted, killed nor replaced); its pool is {merged['pool']}")
     merged.setdefault("soft_time_limit_s", soft_time_limit_s)
     merged.setdefault("time_limit_s", time_limit_s)
     merged.setdefault("cpu_limit", None)
