@@ -12,10 +12,11 @@ from celery import Celery, signals
 
 from organism.brokers import broker_for, embedded
 from organism.brokers import results as result_backends
-from organism.brokers.queues import declare_dead_letters, organ_queues, route_by_organ
+from organism.brokers.queues import declare_dead_letters, declare_organ_queues, organ_queues, route_by_organ
 from organism.failures import bad_messages
 from organism.gateway import routes
 from organism.observability import events, hooks, tracing
+from organism.priorities import NUMBERS, Priority
 from organism.security import publishing, signing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
@@ -69,12 +70,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_deduplicate_successful_tasks": True,
         "result_extended": True,
         "worker_prefetch_multiplier": 1,
+        # A message that names no priority is served as normal (organism.priorities): the runtime's own tasks too.
+        "task_default_priority": NUMBERS[Priority.NORMAL],
         "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_time_limit": settings.task_time_limit_s,
         "task_queues": organ_queues(settings, broker),
         "task_routes": (route_by_organ,),
         "task_default_queue": first,
-        "task_default_exchange": "organism",
+        "task_default_exchange": broker.organ_exchange(settings).name,
         "task_default_routing_key": first,
         "task_create_missing_queues": False,
         "worker_hijack_root_logger": False,
@@ -105,9 +108,15 @@ def create_app(settings: Settings | None = None) -> Organism:
 
 
 @signals.worker_init.connect
-def _declare_dead_letters(sender: Any = None, **_: Any) -> None:
+def _declare_queues(sender: Any = None, **_: Any) -> None:
+    settings = sender.app.settings
+    broker = broker_for(settings.broker)
     with sender.app.connection_for_write() as connection:
-        declare_dead_letters(connection, sender.app.settings, broker_for(sender.app.settings.broker))
+        refused = declare_organ_queues(connection, settings, broker)
+        if refused:  # the worker could not consume: stop with the fix rather than Celery's traceback
+            raise SystemExit("\n".join(f"the organ queue {queue} was declared earlier with other arguments "
+                                        f"({reason}): {fix}" for queue, reason, fix in refused))
+        declare_dead_letters(connection, settings, broker)
 
 
 @signals.worker_process_init.connect

@@ -10,7 +10,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kombu import Connection
+from kombu import Connection, Exchange
+
+from organism.brokers.queues import EXCHANGE
 
 if TYPE_CHECKING:
     from organism.settings import Settings
@@ -51,6 +53,14 @@ class Broker(ABC):
     def management_api(self) -> str | None:
         """The broker's HTTP management API, with the URL's credentials (Flower's Broker page), if it has one."""
         return None
+
+    def organ_exchange(self, settings: Settings) -> Exchange:
+        """The exchange the organ queues are bound to."""
+        return EXCHANGE
+
+    def countdown_s(self, settings: Settings, countdown_s: float) -> float:
+        """The countdown a retry is sent with, for a wanted delay of ``countdown_s``."""
+        return countdown_s
 
     def queue_arguments(self, settings: Settings, organ: str) -> dict[str, Any] | None:
         """The arguments ``organ``'s queue is declared with, if the broker takes any."""

@@ -22,15 +22,59 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXCHANGE = Exchange("organism", type="direct", durable=True)
+# The organ queues' exchange when they are quorum queues (organism.brokers.amqp): a routing key that names an organ
+# routes as it would through a direct exchange, since organ names are identifiers (no dots, no wildcards).
+TOPIC_EXCHANGE = Exchange("organism.topic", type="topic", durable=True)
 DEAD_LETTER_EXCHANGE = Exchange("organism.dead", type="direct", durable=True)
 DEAD_LETTER_QUEUE = "organism.dead"
 
 
 def organ_queues(settings: Settings, broker: Broker) -> list[Queue]:
     """The organ queues, with the arguments ``broker`` declares them with (RabbitMQ: dead-lettering, priorities)."""
-    return [Queue(organ, EXCHANGE, routing_key=organ, durable=True,
+    exchange = broker.organ_exchange(settings)
+    return [Queue(organ, exchange, routing_key=organ, durable=True,
                   queue_arguments=broker.queue_arguments(settings, organ))
             for organ in settings.organs]
+
+
+def declare_organ_queues(connection: Connection, settings: Settings, broker: Broker,
+                         create: bool = True) -> list[tuple[str, str, str]]:
+    """Declare each organ queue as settings describe it; for each the broker refuses: its name, the broker's
+    reason and how to fix it.
+
+    RabbitMQ keeps a queue's arguments for life and refuses a declaration with others (``PRECONDITION_FAILED``):
+    a classic queue cannot become a quorum queue, nor change its priority maximum, where it stands. A worker
+    declares every organ's queue before it consumes (so Celery's delayed delivery can bind them all) and stops
+    on a refusal; ``organism doctor`` passes ``create=False`` and leaves a queue that does not exist yet alone.
+    """
+    refused = []
+    for queue in organ_queues(settings, broker):
+        channel = connection.channel()
+        try:
+            if create:
+                queue(channel).declare()
+            else:
+                try:
+                    queue(channel).queue_declare(passive=True)
+                except connection.channel_errors:  # not there yet: the first worker or producer declares it
+                    continue
+                channel = connection.channel()  # the passive declaration compared no arguments
+                queue(channel).queue_declare()
+        except connection.channel_errors as error:  # RabbitMQ closed the channel
+            refused.append((queue.name, str(error), _redeclare_fix(settings, queue.name, connection.virtual_host)))
+            continue
+        channel.close()
+    return refused
+
+
+def _redeclare_fix(settings: Settings, queue: str, vhost: str) -> str:
+    """How to give an existing RabbitMQ organ queue the arguments settings give it."""
+    wanted = ("make it a quorum queue" if settings.rabbitmq_queue_type == "quorum"
+              else "give it these settings' arguments")
+    return (f"to {wanted}, stop the producers (beat, console), let the workers of the old settings drain it "
+            f"(rabbitmqctl list_queues -p {vhost} name messages shows 0), stop them, delete it (rabbitmqctl "
+            f"delete_queue -p {vhost} {queue}) and start the workers again; or move to a new vhost "
+            "(docs/rabbitmq.md, Quorum queues)")
 
 
 def route_by_organ(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None,

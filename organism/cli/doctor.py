@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import redis
 import sqlalchemy.exc
 from amqp.exceptions import AccessRefused, AMQPError
+from kombu import Connection
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from organism.brokers import broker_for
+from organism.brokers.amqp import AmqpBroker
+from organism.brokers.queues import declare_organ_queues
 from organism.brokers.redis import RedisBroker
 from organism.settings import Settings, masked
 from organism.store import current_revision, head_revision
@@ -188,8 +191,23 @@ def _check(name: str, url: str, setting: str, reach_once: Callable[[], None], st
     return Check(name, masked(url))
 
 
+def check_queues(settings: Settings) -> list[Check]:
+    """Whether RabbitMQ's organ queues that already exist have the arguments settings give them (the type,
+    dead-lettering, priorities): a worker cannot consume a queue it may not declare. A queue not declared yet is
+    left alone, so doctor creates nothing; other brokers keep no queue arguments to disagree with."""
+    broker = broker_for(settings.broker)
+    if not isinstance(broker, AmqpBroker):
+        return []
+    with Connection(broker.url, connect_timeout=TIMEOUT_S) as connection:
+        refused = declare_organ_queues(connection, settings, broker, create=False)
+    return [Check("queue", queue, f"declared earlier with other arguments ({reason})", fix)
+            for queue, reason, fix in refused]
+
+
 def check_all(settings: Settings) -> list[Check]:
     checks = [check_broker(settings), check_results(settings), check_store(settings)]
+    if checks[0].ok:
+        checks += check_queues(settings)
     if settings.memory_url:  # otherwise the memory is the store, checked above
         found = _check_sql("memory", settings.memory_url, "ORGANISM_MEMORY_URL")
         checks.append(found if found.ok else Check(found.name, found.url, found.problem,

@@ -143,7 +143,9 @@ def runs_cancel(ref: str) -> None:
 
 @main.command()
 def doctor() -> None:
-    """Check every configured URL; exit 1 if any is unreachable."""
+    """Check every configured URL and RabbitMQ's organ queues; exit 1 if any fails. Settings a production
+    checklist rejects get a WARN line each, which does not change the exit code."""
+    from organism.cli.checklist import cautions
     from organism.cli.doctor import check_all
 
     settings = settings_or_exit()
@@ -151,6 +153,8 @@ def doctor() -> None:
     click.echo(f"profile {settings.profile.value}")
     for check in checks:
         click.echo(check.line())
+    for caution in cautions(settings):
+        click.echo(caution.line())
     if not all(c.ok for c in checks):
         sys.exit(1)
 
