@@ -99,6 +99,21 @@ class OrganWorker:
     max_replicas: int
     queue_length_target: int
 
+    def summary(self) -> str:
+        """One line an operator reads beside the worker's command: its pool and the limits it applies."""
+        if self.pool != "prefork":
+            slots = f"{self.concurrency} thread{'s' * (self.concurrency != 1)}" if self.pool == "threads" else \
+                "1 process"
+            return (f"{self.pool}, {slots}, prefetch {self.prefetch}; no time or child limits (only a prefork "
+                    "pool applies them)")
+        line = (f"prefork, {self.concurrency} process{'es' * (self.concurrency != 1)}, prefetch {self.prefetch}; "
+                f"time limits {self.soft_time_limit_s:g} s soft, {self.time_limit_s:g} s hard")
+        replaced = [f"past {self.max_memory_per_child_mb} MB" if self.max_memory_per_child_mb else "",
+                    f"after {self.max_tasks_per_child} tasks" if self.max_tasks_per_child else ""]
+        if any(replaced):
+            line += f"; a process is replaced {' or '.join(filter(None, replaced))}"
+        return line
+
 
 # The general defaults, then each shipped organ's own; an organ a deployment adds takes the general ones.
 GENERAL = WorkerSettings(bound="cpu", concurrency=1, prefetch=1, max_tasks_per_child=0, max_memory_per_child_mb=1024,
