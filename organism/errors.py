@@ -21,6 +21,11 @@ class SkillDefinitionError(OrganismError, TypeError):
     """An ``@skill`` declaration is wrong; raised when its module is imported."""
 
 
+class CallOptionError(OrganismError, ValueError):
+    """A call's options are wrong (an unknown priority level, a time to live that is no positive number); raised
+    where the call is made, before anything is sent."""
+
+
 class TransientError(OrganismError):
     """The world may be different next time: a timeout, a reset connection, HTTP 429 or 5xx.
 
