@@ -12,15 +12,18 @@ from typing import Any
 
 from celery import Celery, current_app
 
+from organism.priorities import NUMBERS, Priority
 from organism.settings import Settings
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # A watchdog on every organ's queue: it must run even when one organ has no worker (that may be why a run
     # hangs). It only touches open runs (failing those past their deadline, resuming once those whose chord state
-    # was lost) and locks each run it changes, so running it several times is harmless.
+    # was lost) and locks each run it changes, so running it several times is harmless. It goes ahead of the calls
+    # waiting there (critical): a long queue must not hold back the failing of a run past its deadline.
     return {f"watchdog-{organ}": {"task": "organism.watchdog", "schedule": settings.watchdog_interval_s,
-                                  "options": {"queue": organ, "routing_key": organ, "priority": settings.max_priority}}
+                                  "options": {"queue": organ, "routing_key": organ,
+                                              "priority": NUMBERS[Priority.CRITICAL]}}
             for organ in settings.organs}
 
 

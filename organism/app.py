@@ -16,6 +16,7 @@ from organism.brokers.queues import declare_dead_letters, declare_organ_queues, 
 from organism.failures import bad_messages
 from organism.gateway import routes
 from organism.observability import events, hooks, tracing
+from organism.priorities import NUMBERS, Priority
 from organism.security import publishing, signing
 from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
@@ -69,6 +70,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_deduplicate_successful_tasks": True,
         "result_extended": True,
         "worker_prefetch_multiplier": 1,
+        # A message that names no priority is served as normal (organism.priorities): the runtime's own tasks too.
+        "task_default_priority": NUMBERS[Priority.NORMAL],
         "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_time_limit": settings.task_time_limit_s,
         "task_queues": organ_queues(settings, broker),

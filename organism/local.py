@@ -80,18 +80,19 @@ class LocalWorkers:
         """Organs whose worker process has exited."""
         return [organ for organ, p in self.processes.items() if p.poll() is not None]
 
-    def stop(self, grace_s: float = 10) -> None:
-        for process in self.processes.values():
+    def stop(self, grace_s: float = 10, organs: list[str] | None = None) -> None:
+        """Stop the workers of ``organs`` (default: all), killing any still running after ``grace_s``."""
+        stopping = [self.processes.pop(organ) for organ in (list(self.processes) if organs is None else organs)]
+        for process in stopping:
             if process.poll() is None:  # TERM to the main process only: it stops its pool children itself
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        for process in self.processes.values():
+        for process in stopping:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self.processes.clear()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -211,7 +211,9 @@ class Settings(BaseSettings):
                                    "overflows past about 450).")
     embedded_polling_interval_s: float = Field(0.05, gt=0, le=5)
     redis_visibility_timeout_s: float = Field(3600, gt=0)
-    max_priority: int = Field(10, ge=1, le=255)
+    max_priority: int = Field(10, ge=1, le=255, description=(
+        "x-max-priority of RabbitMQ's classic organ queues, fixed when a queue is first declared. The four priority "
+        "levels are 0, 3, 6 and 9 (organism/priorities.py): below 9, critical and high share RabbitMQ's top."))
     rabbitmq_queue_type: Literal["classic", "quorum"] = Field("classic", description=(
         "How RabbitMQ declares the organ queues: classic (message priorities), or quorum (replicated, dead "
         "letters moved at least once; RabbitMQ 3.x quorum queues ignore priorities). A queue keeps the type it "

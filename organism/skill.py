@@ -25,13 +25,14 @@ from celery import Task, shared_task
 from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import TypeAdapter, ValidationError, validate_call
 
-from organism import headers, skill_arguments
+from organism import expiry, headers, priorities, skill_arguments
 from organism.brokers import broker_for
-from organism.errors import InvalidArguments, SkillDefinitionError
+from organism.errors import CallOptionError, InvalidArguments, SkillDefinitionError
 from organism.failures import bookkeeping, dead_letters, degrade, time_limits
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.observability import tracing
+from organism.priorities import Priority
 from organism.settings import Settings, get_settings
 from organism.workflows import heal, node_writer, tracking
 
@@ -41,7 +42,7 @@ ATTEMPTS_HEADER = "organism_attempts"
 # Headers a retry must carry on: Celery re-sends a task with its standard options only.
 CARRIED_HEADERS = (headers.RUN_HEADER, headers.NODE_HEADER, RETRY_HEADER, dead_letters.REPLAY_HEADER)
 # Celery task options a skill may set; anything else is refused at import, not at the first message.
-CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "priority", "ignore_result"})
+CELERY_OPTIONS = frozenset({"soft_time_limit", "time_limit", "ignore_result"})
 _POLICY = TypeAdapter(RetryPolicy)  # checks the types of a retry header's fields, which the dataclass does not
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class SkillInfo:
     transient: tuple[type[BaseException], ...] = ()
     permanent: tuple[type[BaseException], ...] = ()
     optional: frozenset[str] = frozenset()
+    priority: Priority = Priority.NORMAL
+    ttl_s: float | None = None
 
 
 class SkillTask(Task):
@@ -99,6 +102,22 @@ class SkillTask(Task):
     @property
     def settings(self) -> Settings:
         return getattr(self.app, "settings", None) or get_settings()
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None, producer: Any = None,
+                    link: Any = None, link_error: Any = None, shadow: str | None = None, **options: Any) -> Any:
+        """Celery's ``apply_async``, taking a priority level's name (``priority="high"``) and a time to live
+        (``ttl_s=30``, or Celery's ``expires``); what the call leaves out, the skill's declaration gives.
+
+        Raises:
+            CallOptionError: an unknown priority level, or a bad time to live (one line); nothing is sent.
+        """
+        try:
+            given = options.get("priority")
+            options["priority"] = priorities.number(self.skill.priority if given is None else given)
+            options = expiry.with_ttl(options, self.skill.ttl_s)
+        except CallOptionError as error:
+            raise CallOptionError(f"{self.name}: {error}") from None
+        return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
 
     def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         run_id = headers.run_of(self.request)
@@ -256,7 +275,8 @@ def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
           effect: Effect | str = Effect.UNSAFE, retry: RetryPolicy | dict[str, Any] | None = None,
           transient: tuple[type[BaseException], ...] = (), permanent: tuple[type[BaseException], ...] = (),
-          optional: tuple[str, ...] | list[str] = (), **options: Any) -> Callable[[Callable[..., Any]], SkillTask]:
+          optional: tuple[str, ...] | list[str] = (), priority: Priority | str = Priority.NORMAL,
+          ttl_s: float | None = None, **options: Any) -> Callable[[Callable[..., Any]], SkillTask]:
     """Declare a skill of ``organ``, named ``<quadrant>p<organ index>.<function>`` unless ``name`` is given.
 
     Args:
@@ -264,9 +284,12 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
         retry: retry fields this skill overrides (a :class:`RetryPolicy` or a dict of its fields).
         transient / permanent: exception classes this skill declares retryable / hopeless.
         optional: dependencies (``memory``, ``model``) the skill can do without: see organism.failures.degrade.
+        priority: the level of its calls: ``critical``, ``high``, ``normal`` or ``low`` (organism.priorities).
+        ttl_s: seconds a call may wait for a worker before it expires (organism.expiry); None: never.
 
     Raises:
-        SkillDefinitionError: an unknown organ, effect, retry field or option, or a malformed quadrant.
+        SkillDefinitionError: an unknown organ, effect, retry field, priority level or option, a time to live that
+            is no positive number, or a malformed quadrant.
     """
     organs = get_settings().organs
 
@@ -289,11 +312,13 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
             retry_fields = retry.__dict__ if isinstance(retry, RetryPolicy) else dict(retry or {})
             RetryPolicy().overridden(retry_fields)
             declared = Effect(effect)
+            level = priorities.level(priority)
+            lifetime = None if ttl_s is None else expiry.ttl(ttl_s)
         except ValueError as error:
             raise SkillDefinitionError(f"{where}: {error}") from None
         info = SkillInfo(organ=organ, quadrant=quadrant, description=(fn.__doc__ or "").strip().split("\n")[0],
                          effect=declared, retry=retry_fields, transient=transient, permanent=permanent,
-                         optional=frozenset(optional))
+                         optional=frozenset(optional), priority=level, ttl_s=lifetime)
         task_name = name or f"{quadrant or ''}p{organs.index(organ)}.{fn.__name__}"
         task: SkillTask = shared_task(
             _validated(task_name, fn), name=task_name, base=SkillTask, bind=False, skill=info, **options,

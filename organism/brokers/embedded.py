@@ -1,5 +1,8 @@
 """The embedded profile's moving parts: a tuned SQL transport and a chord-counting SQLite result backend.
 
+The transport serves a queue's messages by priority, then oldest first, where kombu's serves the oldest only
+(:meth:`Channel._take`, organism.priorities).
+
 Both exist because the stock pieces are slow by construction (DESIGN.md, Celery facts): kombu's SQL transport
 polls once a second, and Celery's database result backend joins chords through ``chord_unlock``, which first
 looks after a fixed second and cannot be told otherwise from a chain. Redis joins chords by counting header
@@ -12,13 +15,14 @@ error instead (:mod:`.results`).
 
 from __future__ import annotations
 
+from json import loads
 from queue import Empty
 from typing import Any
 
 from celery.backends.base import BaseKeyValueStoreBackend
 from celery.backends.database import DatabaseBackend
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
-from kombu.utils.encoding import ensure_bytes
+from kombu.utils.encoding import bytes_to_str, ensure_bytes
 from sqlalchemy import text
 
 from organism.brokers import envelopes
@@ -26,9 +30,30 @@ from organism.brokers.results import SafeResults
 from organism.store.db import sqlite_connect_args
 
 TRANSPORT = "organism.brokers.embedded:Transport"
+# A row's message priority, which kombu's SQL transport has no column for: read from the stored envelope with SQLite's
+# JSON functions (higher first; none counts as 0, as on RabbitMQ). A row that is not JSON counts as the most urgent,
+# so that it is taken, and dead-lettered (organism.brokers.envelopes), at once rather than left to stall the ordering.
+PRIORITY = ("(CASE WHEN json_valid(payload) THEN coalesce(json_extract(payload, '$.properties.priority'), 0) "
+            "ELSE 255 END)")
+# The index that serves the next message of a queue in that order without reading every row waiting there (each
+# envelope is parsed once, when its row is written): measured with 5,000 rows waiting, 0.007 ms a read with it,
+# 6.2 ms without (docs/priorities.md).
+PRIORITY_INDEX = "organism_kombu_message_priority"
+_indexed: set[str] = set()  # the databases this process has made sure have the index
 
 
 class Channel(kombu_sqlalchemy.Channel):
+    def _open(self) -> Any:
+        """kombu's engine and session factory for the database, which has the priority index once this returns."""
+        engine, factory = super()._open()
+        url = self.connection.client.hostname
+        if url not in _indexed and engine.dialect.name == "sqlite":
+            with engine.begin() as connection:
+                connection.execute(text(f"CREATE INDEX IF NOT EXISTS {PRIORITY_INDEX} ON "
+                                        f"{self.message_cls.__tablename__} (queue_id, visible, {PRIORITY} DESC, id)"))
+            _indexed.add(url)
+        return engine, factory
+
     def close(self) -> None:
         """Close, and give the session's database connection back: kombu's channel keeps it until the channel is
         garbage-collected, and a process that opens a channel per read (the metrics exporter, the console) ran
@@ -42,10 +67,32 @@ class Channel(kombu_sqlalchemy.Channel):
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         try:
-            return super()._get(queue)
-        except envelopes.UNPARSEABLE as error:  # kombu has already marked the row taken: it is dead-lettered
+            return self._take(queue)
+        except envelopes.UNPARSEABLE as error:  # the row is already marked taken: it is dead-lettered
             envelopes.unparseable(error, queue)
             raise Empty() from None
+
+    def _take(self, queue: str) -> Any:
+        """The next message of ``queue``, its row marked taken: the highest priority first, then the oldest.
+
+        kombu's own ``_get`` takes the oldest only; this is it with :data:`PRIORITY` put first in the order. On a
+        database other than SQLite, kombu's order stands (docs/priorities.md).
+        """
+        session = self.session
+        if session.bind.name != "sqlite":
+            return super()._get(queue)
+        message = self.message_cls
+        queue_id = self._get_or_create(queue).id
+        session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+        try:
+            row = (session.query(message).filter(message.queue_id == queue_id, message.visible == True)  # noqa: E712
+                   .order_by(text(f"{PRIORITY} DESC"), message.id).limit(1).first())
+            if row is None:
+                raise Empty()
+            row.visible = False
+            return loads(bytes_to_str(row.payload))
+        finally:
+            session.commit()
 
 
 class Transport(envelopes.Delivering, kombu_sqlalchemy.Transport):

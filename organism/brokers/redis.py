@@ -10,6 +10,7 @@ from organism.brokers import redis_transport
 from organism.brokers.base import Broker
 from organism.brokers.queues import DEAD_LETTER_QUEUE
 from organism.headers import PUBLISHED_HEADER
+from organism.priorities import HIGHEST_NUMBER, NUMBERS
 
 if TYPE_CHECKING:
     from organism.settings import Settings
@@ -53,7 +54,9 @@ class RedisBroker(Broker):
     def transport_options(self, settings: Settings) -> dict[str, Any]:
         # kombu sweeps for expired unacked messages every 10 s x unacked_restore_throttle (default 10): a killed
         # worker's messages would return up to 100 s after the visibility timeout. Sweep every 10 s instead.
-        return {"visibility_timeout": settings.redis_visibility_timeout_s, "unacked_restore_throttle": 1}
+        # One list per priority level, each level's number filed under 9 - number (organism.brokers.redis_transport).
+        return {"visibility_timeout": settings.redis_visibility_timeout_s, "unacked_restore_throttle": 1,
+                "priority_steps": sorted(HIGHEST_NUMBER - number for number in NUMBERS.values())}
 
     def oldest_payloads(self, channel: Any, queue: str) -> list[str | bytes]:
         """The oldest element of each priority list, peeked with ``LINDEX`` (kombu pushes left, pops right)."""

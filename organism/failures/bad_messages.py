@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import current_app, signals
@@ -23,7 +24,7 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
 from kombu.message import Message
 
-from organism import headers
+from organism import expiry, headers
 from organism.errors import PermanentError
 from organism.failures import bookkeeping, dead_letters, message_checks
 from organism.failures.outages import unreachable
@@ -214,12 +215,13 @@ def _failed(sender: Any = None, task_id: str | None = None, exception: BaseExcep
 
 @signals.task_revoked.connect
 def _expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
-    """An expired message is discarded by Celery (its result REVOKED); it leaves a dead letter too.
+    """An expired message is discarded by Celery (its result REVOKED, a skill's message rejected: organism.expiry);
+    it leaves a dead letter too, saying when it expired and how late the worker that took it was.
 
     A message revoked by an operator is not a failure and leaves none.
     """
     if not expired or request is None:
         return
-    expires = getattr(request, "expires", None)
-    _record(sender.app, _request_letter(sender, request, "expired", "Expired", f"{sender.name} expired at {expires} "
-                                        "before a worker ran it", list(request.args or []), dict(request.kwargs or {})))
+    error = expiry.expired_message(sender.name, getattr(request, "expires", None), datetime.now(UTC))
+    _record(sender.app, _request_letter(sender, request, "expired", "Expired", error, list(request.args or []),
+                                        dict(request.kwargs or {})))

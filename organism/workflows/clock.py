@@ -20,6 +20,7 @@ from celery import Celery
 from celery.beat import Scheduler
 from sqlalchemy import select
 
+from organism.priorities import NUMBERS, Priority
 from organism.settings import Settings
 from organism.store import session
 from organism.store.models import ScheduleMark, utcnow
@@ -50,13 +51,13 @@ Send = Callable[[Firing], None]
 
 def sender(app: Celery) -> Send:
     """Send a firing's start message to the app's broker, on the first organ's queue (which beat's watchdogs
-    also use)."""
+    also use), ahead of every call that waits there (``critical``)."""
     settings: Settings = app.settings
     queue = settings.organs[0]
 
     def send(firing: Firing) -> None:
         app.send_task(START_TASK, kwargs=firing.message(), queue=queue, routing_key=queue,
-                      priority=settings.max_priority)
+                      priority=NUMBERS[Priority.CRITICAL])
 
     return send
 
