@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -28,6 +27,7 @@ from organism.headers import PUBLISHED_HEADER
 from organism.local import LocalWorkers
 from organism.observability.broker import BacklogClock, read_queues
 from tests.conftest import make_settings
+from tests.support.dead_queue import drain, task_id
 from tests.support.services import ROOT, ensure_services, own_rabbit_vhost, profile_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -65,20 +65,6 @@ def depth(app: Organism) -> int:
     with app.connection_for_read() as connection:
         [state] = read_queues(broker_for(app.settings.broker), connection, [DEAD_LETTER_QUEUE], BacklogClock())
     return state.messages
-
-
-def drain(app: Organism) -> list[tuple[dict[str, Any], Any]]:
-    """Take every message off the dead-letter queue, oldest first: (headers, body) each."""
-    with app.connection_for_write() as connection:
-        queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)(connection.default_channel)
-        return [(message.headers or {}, message.decode())
-                for message in iter(lambda: queue.get(no_ack=True, accept=["json"]), None)]
-
-
-def task_id(headers: dict[str, Any], body: Any) -> str:
-    """The task a dead-letter message stands for: RabbitMQ moves the task's own message, elsewhere the app
-    publishes a copy whose body names it."""
-    return str(headers.get("id") or body["id"])
 
 
 @pytest.mark.parametrize("profile", ["production", "redis", "embedded"])

@@ -1,0 +1,24 @@
+"""Reading the organism.dead queue back: the messages a broker moved there, or the copies the app put there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+from organism.app import Organism
+from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
+
+
+def drain(app: Organism) -> list[tuple[dict[str, Any], Any]]:
+    """Take every message off the dead-letter queue, oldest first: (headers, body) each."""
+    with app.connection_for_write() as connection:
+        queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)(connection.default_channel)
+        return [(message.headers or {}, message.decode())
+                for message in iter(lambda: queue.get(no_ack=True, accept=["json"]), None)]
+
+
+def task_id(headers: dict[str, Any], body: Any) -> str:
+    """The task a dead-letter message stands for: RabbitMQ moves the task's own message, elsewhere the app
+    publishes a copy whose body names it."""
+    return str(headers.get("id") or body["id"])
