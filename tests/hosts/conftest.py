@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from sqlalchemy import delete
 
@@ -28,15 +32,21 @@ from tests.conftest import make_settings
 from tests.gateway.conftest import API_KEY, WORKER_GATEWAY, FakeServer
 from tests.gateway.conftest import clean as clean_gateway
 from tests.hosts import workload
-from tests.support.hosts import Host, HostError, Hosts, require_tools
-from tests.support.services import drop_pg_database, ensure_services, fresh_pg_database, own_rabbit_vhost
+from tests.support.hosts import SERVICE_PORTS, Host, HostError, Hosts, process_alive, require_tools
+from tests.support.services import (
+    PG_ADMIN,
+    drop_pg_database,
+    ensure_services,
+    fresh_pg_database,
+    own_rabbit_vhost,
+)
 
 SESSION = f"organism_hosts_{os.getpid()}"
+_SESSIONS = re.compile(r"^organism_hosts_(\d+)$")
 BROKER_URL = f"amqp://guest:guest@127.0.0.1:5672/{SESSION}"
 RESULTS_URL = "redis://127.0.0.1:6379/7"  # results are keyed by unique task ids: sessions can share it
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{SESSION}"
 HOSTS = ["h1", "h2", "h3"]
-SERVICE_PORTS = [5672, 6379, 5432]
 EVERY_MINUTE = {"daily-sync": [{"cron": "* * * * *", "zone": "Asia/Shanghai"}], "weekly-review": []}
 
 
@@ -78,6 +88,23 @@ def environment(data_dir: Path, model_url: str) -> dict[str, str]:
             "ORGANISM_SCHEDULES": json.dumps(EVERY_MINUTE), "ORGANISM_SCHEDULE_TICK_S": "1"}
 
 
+def remove_stale_sessions() -> None:
+    """Delete the vhosts and databases that sessions of this suite which did not finish (killed, say) left; their
+    namespaces and processes go with :func:`tests.support.hosts.remove_stale`."""
+    def stale(names: list[str]) -> list[str]:
+        return [name for name in names if (m := _SESSIONS.match(name)) and not process_alive(int(m.group(1)))]
+
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is not None:
+        listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True).stdout.split()
+        for vhost in stale(listed):
+            subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True)
+    with psycopg.connect(PG_ADMIN) as connection:
+        databases = [row[0] for row in connection.execute("SELECT datname FROM pg_database")]
+    for database in stale(databases):
+        drop_pg_database(database)
+
+
 @pytest.fixture(scope="session")
 def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
@@ -85,6 +112,7 @@ def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     except HostError as error:
         pytest.fail(str(error))
     ensure_services()
+    remove_stale_sessions()
     fresh_pg_database(SESSION)
     process, model_url = spawn("--api-key", API_KEY)
     try:

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from organism import store
 from tests.hosts import workload
-from tests.hosts.conftest import DATABASE_URL, HOSTS, SERVICE_PORTS, Cluster
+from tests.hosts.conftest import DATABASE_URL, HOSTS, Cluster
+from tests.support.hosts import SERVICE_PORTS
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,7 @@ def test_a_host_cut_off_mid_burst_loses_no_call_and_applies_no_effect_twice(host
     in_hand = (set(workload.calls_in(url, workload.started, host=CUT))
                - set(workload.calls_in(url, workload.executions, host=CUT)))
     redelivered = {call for other in set(HOSTS) - {CUT}
-                   for call in workload.calls_in(url, workload.effects, host=other, redelivered=True)}
+                   for call in workload.calls_in(url, workload.executions, host=other, redelivered=True)}
     with store.session(url) as s:
         late = s.scalar(select(func.count()).select_from(workload.started)
                         .where(workload.started.c.host == CUT, workload.started.c.at > cut_at))

@@ -48,6 +48,7 @@ STATE = Path(tempfile.gettempdir()) / "organism-hosts"  # a folder per session: 
 BRIDGES = "bridges.pids"  # in a session's folder: the process group of each bridge end started here
 _OWNED = re.compile(rf"^{PREFIX}(\d+)-")
 READY_TIMEOUT_S = 120
+SERVICE_PORTS = [5672, 6379, 5432]  # RabbitMQ, Redis and PostgreSQL on this machine
 
 
 class HostError(RuntimeError):
@@ -79,13 +80,13 @@ def remove_stale() -> list[str]:
     removed = []
     for name in _namespaces():
         owner = _OWNED.match(name)
-        if owner and not _alive(int(owner.group(1))):
+        if owner and not process_alive(int(owner.group(1))):
             _kill_namespace(name)
             _ip("netns", "delete", name)
             removed.append(name)
     if STATE.exists():
         for folder in STATE.iterdir():
-            if folder.name.isdigit() and not _alive(int(folder.name)):
+            if folder.name.isdigit() and not process_alive(int(folder.name)):
                 _kill_listed_bridges(folder)
                 shutil.rmtree(folder, ignore_errors=True)
     return removed
@@ -248,14 +249,15 @@ class Hosts:
                 raise HostError(f"no answer within {timeout_s:.0f}s from {', '.join(sorted(pending))}")
 
     def close(self) -> None:
-        """Stop every worker, remove every host and this session's folder (a finalizer: never raises on a host
-        that is already gone)."""
-        for name, host in self.hosts.items():
-            workers = self.workers.get(name)
-            if workers is not None and host.connected:
-                workers.stop(grace_s=5)
+        """Remove every host with everything on it, and this session's folder (a finalizer: a host that was never
+        made is skipped). Nothing on a host needs a clean exit: its broker namespace is gone next."""
+        for host in self:
             with contextlib.suppress(HostError):  # never created
                 host.remove()
+        for workers in self.workers.values():
+            for process in workers.processes.values():
+                process.wait()
+            workers.processes.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Hosts:
@@ -278,7 +280,8 @@ def _ip(*args: str) -> str:
     return done.stdout
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (the owner of a session's namespaces, say)."""
     return Path(f"/proc/{pid}").exists()
 
 
