@@ -14,6 +14,7 @@ from organism.skill import skill
 
 RAW = "bench.raw_noop"
 SKILL = "bench.skill_noop"
+SENSITIVE = "bench.sensitive_noop"  # the same, declared sensitive: its arguments sealed (bench/payloads.py)
 # (scan, join, judge, keep, hand on): the task names a Daily-Sync-shaped canvas is built from.
 RAW_SHAPE = ("bench.raw_scan", "bench.raw_join", "bench.raw_judge", "bench.raw_keep", "bench.raw_hand_on")
 SKILL_SHAPE = ("test.scan", "test.join", "test.judge", "test.keep", "organism.hand_on")  # tests/support/noop.py
@@ -26,6 +27,11 @@ def raw_noop(value: int = 0) -> int:
 
 @skill(organ="perception", name=SKILL)
 def skill_noop(value: int = 0) -> int:
+    return value
+
+
+@skill(organ="perception", name=SENSITIVE, sensitive=True)
+def sensitive_noop(value: Any = 0) -> Any:
     return value
 
 

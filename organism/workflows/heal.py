@@ -14,6 +14,7 @@ import logging
 from celery import Celery, Signature
 from sqlalchemy import exists, select
 
+from organism.security.payloads import PayloadError
 from organism.store import session
 from organism.store.models import Node, NodeStatus, Run, RunStatus, utcnow
 from organism.workflows.start import BrokerUnavailable, InvalidParameters, note, reopen, send
@@ -57,7 +58,7 @@ def heal(app: Celery, run_id: str, why: str) -> None:
             return
         try:
             canvas = reopen(app, s, run, HEALED, f"{why}; no node is failed any more")
-        except InvalidParameters as error:
+        except (InvalidParameters, PayloadError) as error:  # PayloadError: a sensitive skill, no key here
             note(run, HEALED, f"{why}, but the run cannot go on: {error}")
             return
         key = run.key

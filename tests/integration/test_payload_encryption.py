@@ -94,14 +94,22 @@ def raw_messages(app: Organism, queue: str) -> list[tuple[bytes, dict[str, Any]]
 
 
 def letter_of(app: Organism, task_id: str) -> DeadLetter:
-    return wait_for(lambda: next((d for d in dead_letters.find(app.settings.database, status=None)
-                                  if d.task_id == task_id), None), 30, f"the dead letter of {task_id}")
+    def found() -> DeadLetter | None:
+        return next((d for d in dead_letters.find(app.settings.database, status=None) if d.task_id == task_id), None)
+
+    letter = wait_for(found, 30, f"the dead letter of {task_id}")
+    assert letter is not None
+    return letter
 
 
 def nowhere(secret: str, *texts: Any) -> None:
+    """Assert ``secret`` is in none of ``texts`` (bytes, text, or anything JSON shows)."""
     for text in texts:
-        shown = text if isinstance(text, str | bytes) else json.dumps(text, default=str)
-        assert (secret.encode() if isinstance(shown, bytes) else secret) not in shown, shown
+        if isinstance(text, bytes):
+            assert secret.encode() not in text, text
+        else:
+            shown = text if isinstance(text, str) else json.dumps(text, default=str)
+            assert secret not in shown, shown
 
 
 @pytest.fixture(autouse=True)
