@@ -33,6 +33,7 @@ from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.observability import tracing
 from organism.priorities import Priority
+from organism.security import sealed_calls
 from organism.settings import Settings, get_settings
 from organism.workflows import heal, node_writer, tracking
 
@@ -67,6 +68,7 @@ class SkillInfo:
     transient: tuple[type[BaseException], ...] = ()
     permanent: tuple[type[BaseException], ...] = ()
     optional: frozenset[str] = frozenset()
+    sensitive: bool = False  # its arguments are sealed on the broker (organism.security.sealed_calls)
     priority: Priority = Priority.NORMAL
     ttl_s: float | None = None
 
@@ -108,9 +110,14 @@ class SkillTask(Task):
         """Celery's ``apply_async``, taking a priority level's name (``priority="high"``) and a time to live
         (``ttl_s=30``, or Celery's ``expires``); what the call leaves out, the skill's declaration gives.
 
+        A call sealed already (a retry, a chain's next step) is opened first, for Celery's arity check and to take in
+        what Celery put in front of it; the app's producer seals it again (organism.security.publishing).
+
         Raises:
             CallOptionError: an unknown priority level, or a bad time to live (one line); nothing is sent.
         """
+        if sealed_calls.is_sealed(kwargs):
+            args, kwargs = sealed_calls.open_call(sealed_calls.keyring(self.settings), self.name, args, kwargs)
         try:
             given = options.get("priority")
             options["priority"] = priorities.number(self.skill.priority if given is None else given)
@@ -131,15 +138,20 @@ class SkillTask(Task):
         if headers.run_of(request) and tracking.node_cancelled(self.settings.database, request.id):
             logger.info("%s[%s]: its run was cancelled; not run", self.name, request.id)
             raise Ignore()
+        call = sealed_calls.Opened(args, kwargs)  # nothing of a sealed call is known until it opens
         try:
+            call = sealed_calls.opened(self.settings, self.name, self.skill.sensitive, args, kwargs,
+                                       by_message=not (request.called_directly or request.is_eager))
             last = self._spent()[0] >= self.policy().max_retries  # a transient failure now has no retry left
             with degrade.collecting(self.skill.optional, last) as degraded:
-                result = degrade.mark(self.run(*args, **kwargs), degraded)
+                result = call.hidden(degrade.mark(self.run(*call.args, **call.kwargs), degraded),
+                                     f"{self.name}[{request.id}]")
         except SoftTimeLimitExceeded as exc:
             timeout = time_limits.soft_exceeded(self)
             self._retry_or_give_up(timeout, args, kwargs)
             raise timeout from exc
         except Exception as exc:
+            call.hide_in(exc)
             self._retry_or_give_up(exc, args, kwargs)
             raise
         run_id = headers.run_of(request)
@@ -154,7 +166,7 @@ class SkillTask(Task):
 
     def check_call(self, args: Any, kwargs: Any) -> None:
         """Raise :class:`InvalidArguments` (one line) unless the skill accepts ``args`` and ``kwargs``; runs nothing."""
-        skill_arguments.check(self.name, inspect.unwrap(self.run), args, kwargs)
+        skill_arguments.check(self.name, inspect.unwrap(self.run), args, kwargs, values=not self.skill.sensitive)
 
     def policy(self) -> RetryPolicy:
         """The retry policy in force: the call's header over the skill's declaration over settings."""
@@ -228,15 +240,17 @@ class SkillTask(Task):
 
     def _dead_letter(self, exc: BaseException, reason: str, last: dict[str, str], args: Any, kwargs: Any,
                      deliveries: int) -> None:
-        """Record ``exc`` as the end of this call: the store's attempts, then ``last``; the arguments as given."""
+        """Record ``exc`` as the end of this call: the store's attempts, then ``last``; the arguments as given
+        (a sensitive skill's sealed)."""
         request = self.request
+        args, kwargs, replayable = sealed_calls.recorded(self.settings, self.name, self.skill.sensitive, args, kwargs)
         letter = dead_letters.Letter(
             task_id=request.id, task_name=self.name, organ=self.skill.organ, run_id=headers.run_of(request),
             node=None, args=list(args) if isinstance(args, list | tuple) else args,
             kwargs=dict(kwargs) if isinstance(kwargs, Mapping) else kwargs, reason=reason,
             error_type=type(exc).__name__, error_message=_text(exc),
             traceback="".join(traceback.format_exception(exc)), attempts=[last], delivery_count=deliveries,
-            replay_of=getattr(request, dead_letters.REPLAY_HEADER, None))
+            replay_of=getattr(request, dead_letters.REPLAY_HEADER, None), replayable=replayable)
         node_writer.flush()  # this node's start, if still queued, must not land after its failure
         tracing.dead_lettered(reason, letter.error_type)
         bookkeeping.gave_up(self.settings.database, letter)
@@ -254,7 +268,7 @@ def _text(exc: BaseException) -> str:
         return f"<str() of this {type(exc).__name__} failed>"
 
 
-def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _validated(name: str, fn: Callable[..., Any], sensitive: bool) -> Callable[..., Any]:
     checked = validate_call(fn)
     parameters = list(inspect.signature(fn).parameters)
 
@@ -265,7 +279,7 @@ def _validated(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         except ValidationError as error:
             if error.title != fn.__name__:
                 raise  # raised inside the body: the skill's own bug, not the caller's input
-            raise InvalidArguments(skill_arguments.describe(name, parameters, error)) from None
+            raise InvalidArguments(skill_arguments.describe(name, parameters, error, values=not sensitive)) from None
 
     # Celery builds the send-time arity check from getfullargspec, which ignores __wrapped__ but not this.
     run.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
@@ -276,7 +290,8 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
           effect: Effect | str = Effect.UNSAFE, retry: RetryPolicy | dict[str, Any] | None = None,
           transient: tuple[type[BaseException], ...] = (), permanent: tuple[type[BaseException], ...] = (),
           optional: tuple[str, ...] | list[str] = (), priority: Priority | str = Priority.NORMAL,
-          ttl_s: float | None = None, **options: Any) -> Callable[[Callable[..., Any]], SkillTask]:
+          ttl_s: float | None = None, sensitive: bool = False,
+          **options: Any) -> Callable[[Callable[..., Any]], SkillTask]:
     """Declare a skill of ``organ``, named ``<quadrant>p<organ index>.<function>`` unless ``name`` is given.
 
     Args:
@@ -284,6 +299,8 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
         retry: retry fields this skill overrides (a :class:`RetryPolicy` or a dict of its fields).
         transient / permanent: exception classes this skill declares retryable / hopeless.
         optional: dependencies (``memory``, ``model``) the skill can do without: see organism.failures.degrade.
+        sensitive: its arguments are sealed (AES-256-GCM, ``payloads.keys``) from publish to the skill's body, and
+            hidden from its result, errors, logs, events and dead letter (docs/security.md).
         priority: the level of its calls: ``critical``, ``high``, ``normal`` or ``low`` (organism.priorities).
         ttl_s: seconds a call may wait for a worker before it expires (organism.expiry); None: never.
 
@@ -308,6 +325,8 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
                                        "past its time limit fails with organism.errors.SkillTimeout: declare that")
         if quadrant is not None and not (quadrant[:1] == "q" and quadrant[1:].isdigit()):
             raise SkillDefinitionError(f"{where}: quadrant must look like q1..q4, got {quadrant!r}")
+        if not isinstance(sensitive, bool):
+            raise SkillDefinitionError(f"{where}: sensitive must be True or False, got {sensitive!r}")
         try:
             retry_fields = retry.__dict__ if isinstance(retry, RetryPolicy) else dict(retry or {})
             RetryPolicy().overridden(retry_fields)
@@ -318,10 +337,10 @@ def skill(*, organ: str, quadrant: str | None = None, name: str | None = None,
             raise SkillDefinitionError(f"{where}: {error}") from None
         info = SkillInfo(organ=organ, quadrant=quadrant, description=(fn.__doc__ or "").strip().split("\n")[0],
                          effect=declared, retry=retry_fields, transient=transient, permanent=permanent,
-                         optional=frozenset(optional), priority=level, ttl_s=lifetime)
+                         optional=frozenset(optional), priority=level, ttl_s=lifetime, sensitive=sensitive)
         task_name = name or f"{quadrant or ''}p{organs.index(organ)}.{fn.__name__}"
         task: SkillTask = shared_task(
-            _validated(task_name, fn), name=task_name, base=SkillTask, bind=False, skill=info, **options,
+            _validated(task_name, fn, sensitive), name=task_name, base=SkillTask, bind=False, skill=info, **options,
         )
         return task
 
