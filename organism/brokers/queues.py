@@ -74,7 +74,7 @@ def _redeclare_fix(settings: Settings, queue: str, vhost: str) -> str:
     return (f"to {wanted}, stop the producers (beat, console), let the workers of the old settings drain it "
             f"(rabbitmqctl list_queues -p {vhost} name messages shows 0), stop them, delete it (rabbitmqctl "
             f"delete_queue -p {vhost} {queue}) and start the workers again; or move to a new vhost "
-            "(docs/rabbitmq.md, Quorum queues)")
+            "(docs/deploy.md, Quorum queues)")
 
 
 def route_by_organ(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None,

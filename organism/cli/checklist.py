@@ -117,7 +117,7 @@ def quorum_queues(settings: Settings) -> Caution | None:
                        "unset it")
     return Caution("ORGANISM_RABBITMQ_QUEUE_TYPE", "quorum organ queues have no priorities on RabbitMQ 3.x: a "
                    "call's priority is ignored and it waits behind every call queued before it",
-                   "keep classic queues where priorities matter (docs/rabbitmq.md, Quorum queues)")
+                   "keep classic queues where priorities matter (docs/deploy.md, Quorum queues)")
 
 
 def sqlite_on_the_production_profile(settings: Settings) -> Caution | None:

@@ -79,7 +79,7 @@ def test_quorum_queues_say_what_they_cost_and_do_nothing_off_rabbitmq() -> None:
     assert lines(profile="production", rabbitmq_queue_type="quorum") == [
         "WARN  ORGANISM_RABBITMQ_QUEUE_TYPE: quorum organ queues have no priorities on RabbitMQ 3.x: a call's priority "
         "is ignored and it waits behind every call queued before it — keep classic queues where priorities matter "
-        "(docs/rabbitmq.md, Quorum queues)"]
+        "(docs/deploy.md, Quorum queues)"]
     assert lines(profile="redis", rabbitmq_queue_type="quorum") == [
         "WARN  ORGANISM_RABBITMQ_QUEUE_TYPE: quorum has no effect: the broker is not RabbitMQ — unset it"]
 
