@@ -217,7 +217,7 @@ class Settings(BaseSettings):
     rabbitmq_queue_type: Literal["classic", "quorum"] = Field("classic", description=(
         "How RabbitMQ declares the organ queues: classic (message priorities), or quorum (replicated, dead "
         "letters moved at least once; RabbitMQ 3.x quorum queues ignore priorities). A queue keeps the type it "
-        "was declared with: switching an existing deployment is a migration (docs/rabbitmq.md)."))
+        "was declared with: switching an existing deployment is a migration (docs/deploy.md, Quorum queues)."))
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
