@@ -46,7 +46,7 @@ def level(value: object) -> Priority:
         ValueError: ``value`` names no level; the message lists the levels.
     """
     try:
-        return Priority(value)
+        return Priority(value)  # type: ignore[arg-type]  # anything may be given; a non-name raises ValueError
     except ValueError:
         raise ValueError(f"unknown priority {value!r}; levels: {LEVELS}") from None
 

@@ -17,7 +17,7 @@ import redis
 from celery.result import AsyncResult
 
 from organism.failures import dead_letters
-from organism.store.models import DeadLetter
+from organism.store.models import DeadLetter, Run
 from organism.workflows.queries import find_run
 from organism.workflows.start import start
 from tests.conftest import Cluster
@@ -33,8 +33,19 @@ MARGIN_S = 0.5  # how long after the calls' expiry the worker starts
 
 
 def _letter(cluster: Cluster, task: str) -> DeadLetter:
-    return wait_for(lambda: next((letter for letter in dead_letters.find(cluster.settings.database, status=None)
-                                  if letter.task_id == task), None), 30, f"the dead letter of {task}")
+    def found() -> DeadLetter | None:
+        return next((letter for letter in dead_letters.find(cluster.settings.database, status=None)
+                     if letter.task_id == task), None)
+
+    letter = wait_for(found, 30, f"the dead letter of {task}")
+    assert letter is not None
+    return letter
+
+
+def _run(cluster: Cluster, run_id: str) -> Run:
+    run = find_run(cluster.settings.database, run_id)
+    assert run is not None, f"run {run_id} is not in the store"
+    return run
 
 
 def _past(moment: float) -> None:
@@ -74,14 +85,13 @@ def test_a_call_past_its_time_to_live_is_not_run_and_leaves_an_expired_dead_lett
 def test_an_expired_node_fails_its_node_and_its_run(cluster: Cluster) -> None:
     with organ_held(cluster, ORGAN) as serve:  # the workflow's brief scan waits on this organ's queue
         started = start(cluster.app, EXPIRING_SYNC, {"date": "2026-12-06"})
-        brief = next(n.task_id for n in find_run(cluster.settings.database, started.run_id).nodes
-                     if n.name == "q4.brief")
+        brief = next(n.task_id for n in _run(cluster, started.run_id).nodes if n.name == "q4.brief")
         _past(time.time() + BRIEF_S + MARGIN_S)
         with serve():
             finished_run(cluster.settings.database, started.run_id, 90)  # the chord's errback may fail it first
             letter = _letter(cluster, brief)  # written in one transaction with the node's failure
 
-    run = find_run(cluster.settings.database, started.run_id)
+    run = _run(cluster, started.run_id)
     assert run.status == "failed", run.error
     nodes = {node.name: node for node in run.nodes}
     assert nodes["q4.brief"].status == "failed" and "expired at" in (nodes["q4.brief"].error or "")
