@@ -28,9 +28,15 @@ from bench.common import (
 )
 from bench.dispatch import WARMUP, batch_s, trip_s
 from bench.noop_tasks import SKILL
+from organism.local import LocalWorkers
 
 LABELS = {"classic": "classic queues (x-max-priority 10)", "quorum": "quorum queues (at-least-once dead letters)"}
 PARTS = ("workers", "RabbitMQ + Redis")
+
+
+def worker_pids(workers: LocalWorkers) -> list[int]:
+    """The worker processes and their pool processes."""
+    return process_tree([process.pid for process in workers.processes.values()])
 
 
 def measure(report: Report) -> None:
@@ -47,7 +53,7 @@ def measure(report: Report) -> None:
             batch_s(clusters[name].app, task, WARMUP)
         cpu: dict[str, dict[str, float]] = {name: {} for name in clusters}
         batches = alternate({name: metered(partial(batch_s, on.app, tasks[name], args.calls), {
-            "workers": lambda w=on.workers: process_tree([p.pid for p in w.processes.values()]),
+            "workers": partial(worker_pids, on.workers),
             "RabbitMQ + Redis": service_pids}, cpu[name]) for name, on in clusters.items()}, 2 * args.rounds)
         trips = alternate({name: partial(trip_s, task) for name, task in tasks.items()}, args.samples)
     rate = {name: args.calls * len(seconds) / sum(seconds) for name, seconds in batches.items()}

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,18 @@ import pytest
 import requests
 from kombu import Connection, Queue
 
+from organism import store
 from organism.brokers import broker_for
 from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, organ_queues
 from organism.cli.doctor import check_queues
 from organism.failures import dead_letters
 from organism.failures.retry import RetryPolicy
 from organism.local import LocalWorkers
+from organism.settings import Settings
 from organism.workflows.start import start
 from tests.conftest import Cluster, Clusters, make_settings
 from tests.faults.skills import apply, traces
+from tests.integration.test_cli import organism
 from tests.support.faulty import fetch, refuse
 from tests.support.http import scripted_server
 from tests.support.noop import echo
@@ -80,9 +84,9 @@ def quorum(quorum_clusters: Clusters) -> Cluster:
     return chosen
 
 
-def management(cluster: Cluster, path: str) -> Any:
+def management(settings: Settings, path: str) -> Any:
     """A GET of RabbitMQ's management API, as the broker URL's user."""
-    api = broker_for(cluster.settings.broker).management_api
+    api = broker_for(settings.broker).management_api
     assert api is not None
     response = requests.get(f"{api}{path}", timeout=10)
     response.raise_for_status()
@@ -91,18 +95,18 @@ def management(cluster: Cluster, path: str) -> Any:
 
 def test_the_organ_queues_are_quorum_queues_that_dead_letter_at_least_once(quorum: Cluster) -> None:
     for organ in quorum.settings.organs:
-        queue = wait_for(lambda o=organ: _queue(quorum, o), 30, f"the {organ} queue")  # type: ignore[misc]
+        queue = wait_for(partial(_consumed_queue, quorum, organ), 30, f"a worker consuming {organ}")
         assert queue["type"] == "quorum", queue
         assert queue["arguments"] == {"x-queue-type": "quorum", "x-dead-letter-exchange": "organism.dead",
                                       "x-dead-letter-routing-key": organ, "x-dead-letter-strategy": "at-least-once",
                                       "x-overflow": "reject-publish"}
-        assert queue["consumers"] >= 1, f"no worker consumes {organ}"
     assert check_queues(quorum.settings) == [], "doctor finds the queues it declared at odds with the settings"
 
 
-def _queue(cluster: Cluster, name: str) -> dict[str, Any] | None:
-    found = [q for q in management(cluster, f"queues/{VHOST}") if q["name"] == name]
-    return found[0] if found and found[0].get("consumers") else None
+def _consumed_queue(cluster: Cluster, name: str) -> dict[str, Any]:
+    """The queue ``name`` as the management API shows it, once it has a consumer (empty until then)."""
+    found = [q for q in management(cluster.settings, f"queues/{VHOST}") if q["name"] == name]
+    return found[0] if found and found[0].get("consumers") else {}
 
 
 def test_a_daily_sync_runs_on_quorum_queues(quorum: Cluster) -> None:
@@ -170,7 +174,7 @@ def test_a_worker_killed_mid_task_loses_nothing(quorum: Cluster) -> None:
     calls = {key: apply.delay(prefix, key, 1.0) for key in (f"k{n}" for n in range(6))}
     worker = quorum.workers.processes["perception"]
     busy = wait_for(lambda: traces().hgetall(f"{prefix}:busy"), 30, "a call in a pool process's hands")
-    in_hand = next(iter(busy.values()))
+    in_hand = str(next(iter(busy.values())))
 
     os.killpg(worker.pid, signal.SIGKILL)  # the main process and its pool, as a host that vanished
     worker.wait(10)
@@ -182,18 +186,21 @@ def test_a_worker_killed_mid_task_loses_nothing(quorum: Cluster) -> None:
     assert started.count(in_hand) == 2, f"{in_hand} was in hand at the kill and did not run again"
 
 
-def test_a_classic_queue_stops_a_quorum_worker_with_the_migration_in_one_line(services: None,
-                                                                                tmp_path: Path) -> None:
+def test_a_classic_queue_stops_a_quorum_worker_and_fails_doctor_with_the_migration_in_one_line(
+        services: None, tmp_path: Path) -> None:
     vhost = f"organism_quorum_migrate_{os.getpid()}"
     with own_rabbit_vhost(vhost, "the quorum migration test"):
         env = quorum_env(vhost, tmp_path) | {"ORGANISM_DATABASE_URL": f"sqlite:///{tmp_path}/organism.sqlite"}
+        settings = make_settings(env)
+        assert check_queues(settings) == [] and management(settings, f"queues/{vhost}") == [], \
+            "doctor declared a queue"
         classic = make_settings(env | {"ORGANISM_RABBITMQ_QUEUE_TYPE": "classic"})
         with Connection(classic.broker) as connection:
             for queue in organ_queues(classic, broker_for(classic.broker)):
                 queue(connection.default_channel).declare()
-        settings = make_settings(env)
+        store.migrate(settings.database)
 
-        [*found] = check_queues(settings)
+        doctor = organism("doctor", env=env)
         (tmp_path / "logs").mkdir()
         workers = LocalWorkers(settings, env=env, log_dir=tmp_path / "logs", organs=["perception"])
         process = workers.start("perception")
@@ -204,12 +211,18 @@ def test_a_classic_queue_stops_a_quorum_worker_with_the_migration_in_one_line(se
             raise
         log = workers.log_tail("perception", 200)
 
-    assert [check.url for check in found] == list(settings.organs)
-    assert "inequivalent arg 'x-max-priority' for queue 'perception'" in found[0].problem  # type: ignore[operator]
     fix = (f"to make it a quorum queue, stop the producers (beat, console), let the workers of the old settings drain "
            f"it (rabbitmqctl list_queues -p {vhost} name messages shows 0), stop them, delete it (rabbitmqctl "
-           f"delete_queue -p {vhost} perception) and start the workers again; or move to a new vhost")
-    assert found[0].fix is not None and found[0].fix.startswith(fix)
+           f"delete_queue -p {vhost} perception) and start the workers again; or move to a new vhost "
+           "(docs/deploy.md, Quorum queues)")
     lines = [line for line in log.splitlines() if line.startswith("the organ queue perception was declared earlier")]
-    assert len(lines) == 1 and fix in lines[0], log
+    assert len(lines) == 1 and lines[0].endswith(fix), log
+    assert "inequivalent arg 'x-max-priority' for queue 'perception'" in lines[0]
     assert "Traceback" not in log, log
+
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr, doctor.stderr
+    failed = [line for line in doctor.stdout.splitlines() if line.startswith("FAIL")]
+    assert [line.split()[:3] for line in failed] == [["FAIL", "queue", f"{organ}:"] for organ in settings.organs]
+    assert "inequivalent arg 'x-max-priority'" in failed[0] and failed[0].endswith(f"— {fix}")
+    assert any(line.startswith("WARN  ORGANISM_RABBITMQ_QUEUE_TYPE: quorum organ queues have no priorities")
+               for line in doctor.stdout.splitlines()), doctor.stdout
