@@ -156,8 +156,9 @@ def _container(name: str, command: list[str], **extra: Any) -> Manifest:
 
 
 def _pod(labels: dict[str, str], containers: list[Manifest], **extra: Any) -> Manifest:
-    """A pod template. Service links are off: Kubernetes would put ORGANISM_CONSOLE_PORT and the like (from the
-    Services named organism-*) into every container, and the settings refuse ORGANISM_* names that are no setting."""
+    """A pod template. Service links are off: for each Service named organism-<role>, Kubernetes would put
+    variables named after it (<ROLE>_PORT with the prefix of the settings) into every container, and the settings
+    refuse a name with their prefix that is no setting."""
     volumes = [{"name": "var", "emptyDir": {}}, *extra.pop("volumes", [])]
     return {"metadata": {"labels": labels},
             "spec": {"enableServiceLinks": False, **extra, "containers": containers, "volumes": volumes}}
