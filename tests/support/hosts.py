@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from celery import Celery
@@ -134,11 +135,10 @@ class Host:
             with (self.folder.parent / BRIDGES).open("a") as listed:
                 listed.write(f"{here.pid}\n")
             self.bridges.append(here)
-            _until(lambda path=path: path.exists(), 10, f"the socket {path} of host {self.name}")  # type: ignore[misc]
+            _until(path.exists, 10, f"the socket {path} of host {self.name}")
             there = self.spawn(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{path}"])
             self.bridges.append(there)
-            _until(lambda pid=there.pid, port=port: _listening(pid, port), 10,  # type: ignore[misc]
-                   f"host {self.name} to listen on 127.0.0.1:{port}")
+            _until(partial(_listening, there.pid, port), 10, f"host {self.name} to listen on 127.0.0.1:{port}")
 
     def cut_off(self) -> None:
         """Kill both ends of every bridge, with every connection they carried."""
@@ -252,8 +252,8 @@ class Hosts:
         """Remove every host with everything on it, and this session's folder (a finalizer: a host that was never
         made is skipped). Nothing on a host needs a clean exit: its broker namespace is gone next."""
         for host in self:
-            with contextlib.suppress(HostError):  # never created
-                host.remove()
+            with contextlib.suppress(HostError):  # never made; or a process outlived SIGKILL: the next session's
+                host.remove()  # remove_stale() takes what is left
         for workers in self.workers.values():
             for process in workers.processes.values():
                 process.wait()
