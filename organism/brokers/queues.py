@@ -27,6 +27,7 @@ EXCHANGE = Exchange("organism", type="direct", durable=True)
 TOPIC_EXCHANGE = Exchange("organism.topic", type="topic", durable=True)
 DEAD_LETTER_EXCHANGE = Exchange("organism.dead", type="direct", durable=True)
 DEAD_LETTER_QUEUE = "organism.dead"
+PRECONDITION_FAILED = 406  # AMQP's reply code for a declaration with other arguments than the queue has
 
 
 def organ_queues(settings: Settings, broker: Broker) -> list[Queue]:
@@ -61,6 +62,8 @@ def declare_organ_queues(connection: Connection, settings: Settings, broker: Bro
                 channel = connection.channel()  # the passive declaration compared no arguments
                 queue(channel).queue_declare()
         except connection.channel_errors as error:  # RabbitMQ closed the channel
+            if getattr(error, "code", None) != PRECONDITION_FAILED:  # not a question of arguments
+                raise
             refused.append((queue.name, str(error), _redeclare_fix(settings, queue.name, connection.virtual_host)))
             continue
         channel.close()

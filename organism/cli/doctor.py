@@ -198,8 +198,11 @@ def check_queues(settings: Settings) -> list[Check]:
     broker = broker_for(settings.broker)
     if not isinstance(broker, AmqpBroker):
         return []
-    with Connection(broker.url, connect_timeout=TIMEOUT_S) as connection:
-        refused = declare_organ_queues(connection, settings, broker, create=False)
+    try:
+        with Connection(broker.url, connect_timeout=TIMEOUT_S) as connection:
+            refused = declare_organ_queues(connection, settings, broker, create=False)
+    except Exception as error:  # e.g. a user who may not declare queues
+        return [diagnose("queues", settings.broker, "ORGANISM_BROKER_URL", error, broker.start)]
     return [Check("queue", queue, f"declared earlier with other arguments ({reason})", fix)
             for queue, reason, fix in refused]
 
