@@ -174,6 +174,14 @@ class Consumer(CeleryConsumer):
                 message.reject(requeue=False)
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
+        if (message.delivery_info or {}).get("exchange") == self.app.control.mailbox.exchange.name:
+            # Celery hands the remote-control consumer's decode errors here too. Such a message is no call, and
+            # it was taken without acknowledgement: rejecting it would make RabbitMQ close the channel and stop
+            # the worker. So it is only logged, by each worker it reached.
+            refused = refusals.refusal(message) if self.app.settings.signing.enabled else None
+            logger.error("ignored a remote-control message: %s (content type %r)", refused or exc,
+                         message.content_type)
+            return
         self._dead(message, exc, "undecodable")
 
 

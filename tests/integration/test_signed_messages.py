@@ -92,6 +92,8 @@ def signed(request: pytest.FixtureRequest, ours: SigningFiles, rabbit_vhost: str
         cluster = Cluster(profile, env, app, LocalWorkers(settings, env=env, log_dir=data_dir / "logs"))
         cluster.clean()
         with cluster.workers:
+            organs = len(settings.organs)  # ready once each worker answers a (signed) ping
+            wait_for(lambda: len(app.control.ping(timeout=1, limit=organs)) == organs, 60, "every worker to answer")
             yield cluster
 
 
@@ -215,3 +217,16 @@ def test_a_message_not_signed_by_a_trusted_key_is_refused_recorded_and_the_worke
     with pytest.raises(ReplayRefused, match="--arguments"):
         replay(cluster.app, letter.id)
     _worker_goes_on(cluster, pid)
+
+
+def test_an_unsigned_shutdown_is_ignored_by_every_worker(cluster: Cluster) -> None:
+    pid = cluster.workers.processes["perception"].pid
+    unsigned = create_app(make_settings(cluster.env | {"ORGANISM_SIGNING__ENABLED": "false"}))
+
+    unsigned.control.shutdown()  # to every worker, as anyone with the broker's password could send it
+
+    wait_for(lambda: "ignored a remote-control message: not signed" in _log(cluster), 20,
+             "the perception worker to ignore the unsigned shutdown")
+    cluster.app.set_current()
+    _worker_goes_on(cluster, pid)
+    assert cluster.workers.dead() == [], "a worker obeyed an unsigned shutdown"
