@@ -288,7 +288,7 @@ def test_keys_generate_into_a_place_it_cannot_write_is_one_line(tmp_path: Path) 
 def test_the_production_example_turns_signing_on(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).parents[2] / "config/organism.production.example.toml"
     monkeypatch.setenv("ORGANISM_CONFIG_FILE", str(example))
-    settings = Settings()
+    settings = load()
 
     assert settings.profile == "production" and settings.signing.enabled
     assert celery_config(settings)["accept_content"] == ["auth"]
