@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from organism.deploy import keda
+from organism.security.signing_settings import CERTIFICATE_NAME, KEY_NAME
 from organism.settings import Settings, SettingsError
 
 APP = "organism"
@@ -33,8 +34,10 @@ AUDIT_KEY = "organism-audit-key"
 IMAGE = "organism"  # the name the manifests use; kustomization.yaml's images: says which image it is
 DATA_DIR = "/app/var"  # the image's working directory is /app; heartbeats, metric samples and Flower's events
 AUDIT_KEY_DIR = "/etc/organism/audit"
+SIGNING = "organism-signing"  # the Secret of the message-signing key and certificate (`organism keys generate`)
+SIGNING_DIR = "/etc/organism/signing"
 HEADER = "# Rendered by `organism deploy k8s` from the settings: render again rather than edit (docs/deploy.md).\n"
-OPERATOR_FILES = ("secrets.env", "audit-key.pem")  # written by the operator, never rendered
+OPERATOR_FILES = ("secrets.env", "audit-key.pem", KEY_NAME, CERTIFICATE_NAME)  # the operator's, never rendered
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # A worker's heartbeat file names it <organ>@<hostname>, and a pod's hostname is its name (probes run no shell
 # of Kubernetes' own, so the command runs under sh to read $HOSTNAME).
@@ -78,8 +81,10 @@ def render(settings: Settings, image: str = "organism:latest", namespace: str = 
         "migrate.yaml": [_migrate()],
         "scalers.yaml": scalers,
     }
+    if settings.signing.enabled:
+        _mount_signing([doc for docs in documents.values() for doc in docs])
     files = {name: _yaml(docs) for name, docs in documents.items()}
-    files["kustomization.yaml"] = _yaml([_kustomization(list(documents), image, namespace)])
+    files["kustomization.yaml"] = _yaml([_kustomization(list(documents), image, namespace, settings)])
     files["kustomizeconfig.yaml"] = _yaml([_name_references()])
     files["settings.env"] = _settings_env(settings)
     files["secrets.env.example"] = _secrets_example(settings)
@@ -238,17 +243,37 @@ def _image(image: str) -> dict[str, str]:
     return {"name": IMAGE, "newName": name, "newTag": tag}
 
 
-def _kustomization(resources: Iterable[str], image: str, namespace: str) -> Manifest:
+def _kustomization(resources: Iterable[str], image: str, namespace: str, settings: Settings) -> Manifest:
+    secrets = [{"name": keda.SECRET, "envs": ["secrets.env"]}, {"name": AUDIT_KEY, "files": ["audit-key.pem"]}]
+    if settings.signing.enabled:
+        secrets.append({"name": SIGNING, "files": [KEY_NAME, CERTIFICATE_NAME]})
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "namespace": namespace,
         "resources": list(resources),
         "configMapGenerator": [{"name": SETTINGS, "envs": ["settings.env"]}],
-        "secretGenerator": [{"name": keda.SECRET, "envs": ["secrets.env"]},
-                            {"name": AUDIT_KEY, "files": ["audit-key.pem"]}],
+        "secretGenerator": secrets,
         "images": [_image(image)],
         "configurations": ["kustomizeconfig.yaml"],
     }
+
+
+def _mount_signing(documents: list[Manifest]) -> None:
+    """With message signing on, every pod (init containers included: they build the app, which checks the key)
+    mounts the Secret organism-signing and points the signing settings at its files. One key and certificate for
+    the whole deployment; a store of several certificates is an overlay's (docs/deploy.md)."""
+    env = [{"name": "ORGANISM_SIGNING__ENABLED", "value": "true"},
+           {"name": "ORGANISM_SIGNING__KEY_FILE", "value": f"{SIGNING_DIR}/{KEY_NAME}"},
+           {"name": "ORGANISM_SIGNING__CERTIFICATE_FILE", "value": f"{SIGNING_DIR}/{CERTIFICATE_NAME}"}]
+    for document in documents:
+        pod = document.get("spec", {}).get("template")
+        if pod is None:  # a Service or a scaler
+            continue
+        # Readable by the image's user, whatever its uid; no other user runs in the container.
+        pod["spec"]["volumes"].append({"name": "signing", "secret": {"secretName": SIGNING, "defaultMode": 0o444}})
+        for container in [*pod["spec"]["containers"], *pod["spec"].get("initContainers", [])]:
+            container["env"] += env
+            container["volumeMounts"].append({"name": "signing", "mountPath": SIGNING_DIR, "readOnly": True})
 
 
 def _name_references() -> Manifest:

@@ -294,6 +294,27 @@ def test_no_secret_value_is_rendered_and_the_secret_names_what_keda_reads() -> N
     assert {ref["name"] for ref in auth} == {"organism-secrets"}
 
 
+def test_with_signing_on_every_container_reads_the_key_and_certificate_from_their_secret() -> None:
+    files = kubernetes.render(_production(signing={"enabled": True}))
+
+    pods = [doc["spec"]["template"]["spec"] for doc in _documents(files) if doc["kind"] in ("Deployment", "Job")]
+    assert len(pods) == 9
+    for pod in pods:
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        assert volumes["signing"]["secret"]["secretName"] == kubernetes.SIGNING
+        for container in [*pod["containers"], *pod.get("initContainers", [])]:
+            env = {variable["name"]: variable["value"] for variable in container["env"]}
+            assert env["ORGANISM_SIGNING__ENABLED"] == "true"
+            assert env["ORGANISM_SIGNING__KEY_FILE"] == "/etc/organism/signing/organism-key.pem"
+            assert {"name": "signing", "mountPath": "/etc/organism/signing", "readOnly": True} in \
+                container["volumeMounts"]
+    for doc in _documents(files):
+        validate(doc)
+    generated = yaml.safe_load(files["kustomization.yaml"])["secretGenerator"]
+    assert {"name": kubernetes.SIGNING, "files": ["organism-key.pem", "organism-cert.pem"]} in generated
+    assert "signing" not in kubernetes.render(_production())["workers.yaml"]  # off: nothing to mount
+
+
 def test_redis_scalers_add_up_the_lists_kombu_keeps_per_priority() -> None:
     settings = _settings(profile="redis", broker_url="rediss://worker@redis.organism.svc:6380/3",
                         database_url="postgresql://pg/organism")
@@ -309,7 +330,8 @@ def test_redis_scalers_add_up_the_lists_kombu_keeps_per_priority() -> None:
 
 
 def test_the_kustomization_names_only_rendered_files_and_the_ones_the_operator_writes() -> None:
-    files = kubernetes.render(_production(), image="registry.example:5000/organism:1.4", namespace="agents")
+    files = kubernetes.render(_production(signing={"enabled": True}), image="registry.example:5000/organism:1.4",
+                              namespace="agents")
     kustomization = yaml.safe_load(files["kustomization.yaml"])
 
     named = [*kustomization["resources"], *kustomization["configurations"],
