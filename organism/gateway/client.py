@@ -79,10 +79,14 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         config = settings.gateway
         call_s = config.connect_timeout_s + config.read_timeout_s
-        if call_s >= settings.task_soft_time_limit_s:
+        # Any organ's skill may call the model: the call must fit the shortest soft limit among them.
+        organ, soft_limit_s = min(((organ, settings.worker(organ).soft_time_limit_s) for organ in settings.organs),
+                                  key=lambda limit: limit[1])
+        if call_s >= soft_limit_s:
             raise SettingsError(f"ORGANISM_GATEWAY__CONNECT_TIMEOUT_S + ORGANISM_GATEWAY__READ_TIMEOUT_S "
-                                f"({call_s:g}s) must stay below ORGANISM_TASK_SOFT_TIME_LIMIT_S "
-                                f"({settings.task_soft_time_limit_s:g}s), or a slow call outlives its task")
+                                f"({call_s:g}s) must stay below the shortest soft time limit, organ {organ}'s "
+                                f"({soft_limit_s:g}s: ORGANISM_WORKERS[{organ}][soft_time_limit_s], else "
+                                "ORGANISM_TASK_SOFT_TIME_LIMIT_S), or a slow call outlives its task")
         if not config.all_routes:
             raise ModelNotConfigured("no model API is configured: set ORGANISM_GATEWAY__BASE_URL and "
                                      "ORGANISM_GATEWAY__MODEL, or declare [gateway.routes] "
@@ -90,7 +94,7 @@ class Gateway:
         self.config = config
         self.url = settings.database
         self.call_s = call_s
-        self.soft_limit_s = settings.task_soft_time_limit_s
+        self.soft_limit_s = soft_limit_s
         self.routes: Routes = build(settings)
         self.router = Router()
         self.policies = Policies(config, self.routes.default, settings.zone)

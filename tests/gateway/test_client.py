@@ -102,7 +102,15 @@ def test_timeouts_must_fit_below_the_soft_time_limit() -> None:
     settings = load(task_soft_time_limit_s=60, task_time_limit_s=90,
                     gateway={"base_url": "http://127.0.0.1:1/v1", "read_timeout_s": 58})
 
-    with pytest.raises(SettingsError, match="must stay below ORGANISM_TASK_SOFT_TIME_LIMIT_S"):
+    with pytest.raises(SettingsError, match=r"must stay below the shortest soft time limit, organ perception's \(60s"):
+        Gateway(settings)
+
+
+def test_timeouts_must_fit_below_every_organs_own_soft_time_limit() -> None:
+    settings = load(workers={"judgment": {"soft_time_limit_s": 20, "time_limit_s": 30}},
+                    gateway={"base_url": "http://127.0.0.1:1/v1", "read_timeout_s": 25})
+
+    with pytest.raises(SettingsError, match=r"organ judgment's \(20s: ORGANISM_WORKERS\[judgment\]"):
         Gateway(settings)
 
 
