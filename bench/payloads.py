@@ -15,17 +15,15 @@ perception worker as ``organism worker`` starts it, with one payload key:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from celery.app.amqp import AMQP
 
-from bench.common import RABBITMQ_VHOST, Report, Summary, alternate, cluster, main, parser, step
-from bench.dispatch import WARMUP, batch_s, trip_s
+from bench import ab
+from bench.common import RABBITMQ_VHOST, Cluster, Report, cluster, main
 from bench.noop_tasks import SENSITIVE, SKILL
 from organism.security import sealed_calls
 from organism.security.payload_settings import new_key
@@ -65,30 +63,16 @@ def messages(report: Report, app: Any) -> None:
         note="A string argument of the size given; one key; AES-256-GCM from cryptography, JSON from kombu.")
 
 
-def calls(report: Report, app: Any) -> None:
+def calls(report: Report, on: Cluster) -> None:
     args = report.args
-    tasks = {"plain": app.tasks[SKILL], "sealed": app.tasks[SENSITIVE]}
-    batch = {name: partial(batch_s, app, task) for name, task in tasks.items()}
-    trip: dict[str, Callable[[int], float]] = {name: partial(trip_s, task) for name, task in tasks.items()}
-    step("warming up")
-    for name in tasks:
-        batch[name](WARMUP)
-    step(f"throughput: {2 * args.rounds} batches of {args.calls} calls each")
-    batches = alternate({name: partial(send, args.calls) for name, send in batch.items()}, 2 * args.rounds)
-    step(f"round trips: {args.samples} each")
-    trips = alternate(trip, args.samples)
-    rate = {name: args.calls * len(seconds) / sum(seconds) for name, seconds in batches.items()}
-    lat = {name: Summary.of(seconds) for name, seconds in trips.items()}
-    labels = {"plain": "no-op skill", "sealed": "the same skill, sensitive=True"}
-    report.table(
+    skills = {"plain": ab.noop("no-op skill", on),
+              "sealed": ab.noop("the same skill, sensitive=True", on, SENSITIVE)}
+    ab.compare(
+        report, skills, "plain",
         f"Payload encryption, production profile (RabbitMQ, Redis results): {2 * args.rounds} batches of "
         f"{args.calls} no-op skill calls and {args.samples} round trips each, alternating",
-        ["", "throughput (calls/s)", "vs plain", "round trip p50 (ms)", "p95 (ms)"],
-        [[labels[name], rate[name], f"{rate[name] / rate['plain']:.2f}x", lat[name].p50_ms, lat[name].p95_ms]
-         for name in tasks],
-        note="One perception worker (the organ's defaults), one payload key; both skills on the same worker.",
-        samples={**{f"{name} batch s": seconds for name, seconds in batches.items()},
-                 **{f"{name} round trip s": seconds for name, seconds in trips.items()}})
+        "One perception worker (the organ's defaults), one payload key; both skills on the same worker.",
+        parts=())
 
 
 def measure(report: Report) -> None:
@@ -96,16 +80,8 @@ def measure(report: Report) -> None:
     with cluster("production", ["bench.noop_tasks"], ["perception"], with_store=False,
                  extra_env=env, vhost=f"{RABBITMQ_VHOST}_payloads") as running:
         messages(report, running.app)
-        calls(report, running.app)
-
-
-def arguments() -> argparse.Namespace:
-    p = parser(__doc__.split("\n")[0])
-    p.add_argument("--calls", type=int, default=2000, help="calls per throughput batch (default 2000)")
-    p.add_argument("--rounds", type=int, default=2, help="throughput batches per skill, times two (default 2)")
-    p.add_argument("--samples", type=int, default=300, help="round trips per skill (default 300)")
-    return p.parse_args()
+        calls(report, running)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main("bench.payloads", arguments(), measure))
+    raise SystemExit(main("bench.payloads", ab.arguments(__doc__.split("\n")[0], "skill"), measure))
