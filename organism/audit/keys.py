@@ -10,11 +10,8 @@ key files can re-sign an edited trail, but not so that it verifies with the copy
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -28,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from organism.files import write_whole
 from organism.settings import Settings
 
 DEFAULT_NAME = "audit-key.pem"
@@ -76,28 +74,8 @@ def _load(path: Path) -> Ed25519PrivateKey:
 def _generate(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    _write(path, pem, exclusive=True)
-    _write(public_path(path), public_pem(_load(path.resolve()).public_key()).encode(), exclusive=False)
-
-
-def _write(path: Path, data: bytes, exclusive: bool) -> None:
-    """Write ``data`` to a temporary file (mode 0600) and put it in place whole: linked if ``exclusive`` (a file
-    already there wins), else replacing any file there and made readable by all."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if exclusive:
-            with contextlib.suppress(FileExistsError):
-                os.link(temporary, path)
-        else:
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_whole(path, pem, 0o600, exclusive=True)
+    write_whole(public_path(path), public_pem(_load(path.resolve()).public_key()).encode(), 0o644)
 
 
 def public_pem(public: Ed25519PublicKey) -> str:
