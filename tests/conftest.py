@@ -143,6 +143,14 @@ def production(clusters: Clusters) -> Cluster:
 
 
 @pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment with no ORGANISM_* variable but those a test sets."""
+    for name in [name for name in os.environ if name.upper().startswith("ORGANISM_")]:
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
 def artifacts() -> Path:
     path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)

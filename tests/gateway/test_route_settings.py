@@ -4,7 +4,6 @@ command starts; a weighted route's cycle; a policy's decision, made without the 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,14 +27,6 @@ def _routes(**routes: Any) -> dict[str, Any]:
 
 def _problems(**gateway: Any) -> list[str]:
     return problems(load(gateway=gateway))
-
-
-@pytest.fixture
-def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """The environment with no ORGANISM_* variable but those a test sets."""
-    for name in [name for name in os.environ if name.upper().startswith("ORGANISM_")]:
-        monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def test_routes_and_policies_are_read_from_the_toml_file(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:

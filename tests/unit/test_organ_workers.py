@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from organism.errors import SkillDefinitionError, SkillTimeout
@@ -11,14 +9,6 @@ from organism.failures.time_limits import exceeded
 from organism.local import worker_command
 from organism.settings import Settings, SettingsError, get_settings, load
 from organism.skill import skill
-
-
-@pytest.fixture
-def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No ORGANISM_* variable but those a test sets."""
-    for name in [name for name in os.environ if name.upper().startswith("ORGANISM_")]:
-        monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def options(settings: Settings, organ: str) -> list[str]:

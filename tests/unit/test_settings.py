@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -72,14 +71,6 @@ def test_a_bad_value_in_a_group_names_its_nested_variable() -> None:
 def test_passwords_are_masked_in_urls_shown_to_people() -> None:
     assert masked("amqp://guest:hunter2@rabbit:5672//") == "amqp://guest:***@rabbit:5672//"
     assert masked("db+postgresql://u:pw@h/d") == "db+postgresql://u:***@h/d"
-
-
-@pytest.fixture
-def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """The environment with no ORGANISM_* variable but those a test sets."""
-    for name in [name for name in os.environ if name.upper().startswith("ORGANISM_")]:
-        monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def test_a_malformed_toml_file_is_named_with_the_line_and_column(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
