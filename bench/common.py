@@ -73,8 +73,9 @@ class ServiceDown(BenchError):
     """A service the profile needs does not answer. Exit status 2."""
 
 
-def profile_env(profile: str, data_dir: Path, modules: list[str]) -> dict[str, str]:
-    """The environment of the benchmark and its workers: ``profile`` on the benchmark's own databases.
+def profile_env(profile: str, data_dir: Path, modules: list[str], vhost: str = RABBITMQ_VHOST) -> dict[str, str]:
+    """The environment of the benchmark and its workers: ``profile`` on the benchmark's own databases (on
+    RabbitMQ, in ``vhost``).
 
     It names an empty settings file, so a ``config/organism.toml`` in the working directory changes nothing.
     """
@@ -86,7 +87,8 @@ def profile_env(profile: str, data_dir: Path, modules: list[str]) -> dict[str, s
            "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": "2",
            "PYTHONPATH": str(ROOT)}
     if profile == "production":
-        env |= {"ORGANISM_BROKER_URL": RABBITMQ_URL, "ORGANISM_RESULT_BACKEND": REDIS_RESULTS_URL,
+        env |= {"ORGANISM_BROKER_URL": RABBITMQ_URL.replace(RABBITMQ_VHOST, vhost),
+                "ORGANISM_RESULT_BACKEND": REDIS_RESULTS_URL,
                 "ORGANISM_DATABASE_URL": POSTGRES_URL}
     elif profile == "redis":
         env |= {"ORGANISM_BROKER_URL": REDIS_BROKER_URL, "ORGANISM_RESULT_BACKEND": REDIS_RESULTS_URL,
@@ -105,27 +107,27 @@ class Cluster:
 
 
 def _check_services(settings: Settings) -> None:
-    if settings.broker == RABBITMQ_URL:
-        _ensure_vhost()
+    if settings.broker.startswith(RABBITMQ_URL.removesuffix(RABBITMQ_VHOST)):
+        _ensure_vhost(settings.broker.rsplit("/", 1)[1])
     for check in (check_broker(settings), check_results(settings)):
         if not check.ok:
             raise ServiceDown(check.line())
 
 
-def _ensure_vhost() -> None:
-    """Create the benchmark's RabbitMQ vhost if it is missing (as the tests do for theirs)."""
+def _ensure_vhost(vhost: str) -> None:
+    """Create a benchmark's RabbitMQ vhost if it is missing (as the tests do for theirs)."""
     command = ["rabbitmqctl", "-q", "list_vhosts"]
     try:
         listed = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
-        if RABBITMQ_VHOST not in listed.split():
-            subprocess.run(["rabbitmqctl", "-q", "add_vhost", RABBITMQ_VHOST], capture_output=True, timeout=30,
-                           check=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", RABBITMQ_VHOST, "guest", ".*", ".*", ".*"],
+        if vhost in listed.split():
+            return
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True, timeout=30, check=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
                        capture_output=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError) as error:
-        raise ServiceDown(f"could not make the RabbitMQ vhost {RABBITMQ_VHOST} ({error}); is RabbitMQ running "
-                          f"(scripts/services)? Or create it: rabbitmqctl add_vhost {RABBITMQ_VHOST} && "
-                          f"rabbitmqctl set_permissions -p {RABBITMQ_VHOST} guest '.*' '.*' '.*'") from None
+        raise ServiceDown(f"could not make the RabbitMQ vhost {vhost} ({error}); is RabbitMQ running "
+                          f"(scripts/services)? Or create it: rabbitmqctl add_vhost {vhost} && "
+                          f"rabbitmqctl set_permissions -p {vhost} guest '.*' '.*' '.*'") from None
 
 
 def _prepare_store(settings: Settings) -> None:
@@ -159,7 +161,7 @@ def _empty_queues(app: Celery, settings: Settings, organs: list[str], check: boo
                 except Exception:
                     continue  # not declared yet: nobody consumes it
                 if consumers:
-                    raise BenchError(f"queue {organ!r} on {RABBITMQ_URL} has {consumers} consumer(s) this "
+                    raise BenchError(f"queue {organ!r} on {masked(settings.broker)} has {consumers} consumer(s) this "
                                      "benchmark did not start; stop them (they would take its messages)")
                 if messages:
                     print(f"note: purging {messages} stale message(s) from queue {organ!r}", file=sys.stderr)
@@ -170,26 +172,49 @@ def _empty_queues(app: Celery, settings: Settings, organs: list[str], check: boo
                 redis.Redis.from_url(url).flushdb()
 
 
-class StockWorkers(LocalWorkers):
-    """:class:`LocalWorkers` running :mod:`bench.stock_app` instead of ``organism.app``.
+class BenchWorkers(LocalWorkers):
+    """:class:`LocalWorkers` with ``processes`` worker processes per organ, each with its own broker connection,
+    and optionally a Celery app other than ``organism.app`` (``app_module``: the stock app, or Organism's with
+    the levers of ``bench.lever_app`` pulled).
 
     A queue that is not an organ's (the stock queue) gets the first organ's concurrency, which it stands in for.
+    A second or later process of an organ is known as ``<organ>-<n>`` (its log, :meth:`dead`).
     """
 
+    def __init__(self, settings: Settings, env: dict[str, str], log_dir: Path, organs: list[str],
+                 app_module: str | None = None, processes: int = 1) -> None:
+        super().__init__(settings, env=env, log_dir=log_dir, organs=organs)
+        self.app_module = app_module
+        self.copies = processes
+
     def start(self, organ: str) -> subprocess.Popen[bytes]:
-        first = self.settings.organs[0]
-        command = worker_command(self.settings, [organ], None if organ in self.settings.organs
-                                 else self.settings.worker(first).concurrency)
-        command[command.index("-A") + 1] = "bench.stock_app"
-        log = (self.log_dir / f"worker-{organ}.log").open("ab")
-        process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        first = None
+        for n in range(1, self.copies + 1):
+            process = self.start_one(organ if n == 1 else f"{organ}-{n}", organ)
+            first = first or process
+        assert first is not None
+        return first
+
+    def start_one(self, key: str, organ: str) -> subprocess.Popen[bytes]:
+        """Start one process serving ``organ``, known as ``key``."""
+        log = (self.log_dir / f"worker-{key}.log").open("ab")
+        process = subprocess.Popen(self.command(key, organ), env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-        self.processes[organ] = process
+        self.processes[key] = process
         return process
+
+    def command(self, key: str, organ: str) -> list[str]:
+        first = self.settings.organs[0]
+        concurrency = None if organ in self.settings.organs else self.settings.worker(first).concurrency
+        command = worker_command(self.settings, [organ], concurrency, name=key)
+        if self.app_module:
+            command[command.index("-A") + 1] = self.app_module
+        return command
 
 
 def _wait_ready(app: Celery, workers: LocalWorkers, organs: list[str]) -> None:
-    """Wait until every organ's worker has run a task: it consumes its queue and has imported everything."""
+    """Wait until every organ's worker has run a task (it consumes its queue and has imported everything), and
+    every worker process has said it is ready."""
     pending = {organ: app.tasks[RAW].apply_async(queue=organ) for organ in organs}
     deadline = time.monotonic() + READY_TIMEOUT_S
     while pending:
@@ -205,19 +230,34 @@ def _wait_ready(app: Celery, workers: LocalWorkers, organs: list[str]) -> None:
                 result.get(timeout=1)
                 del pending[organ]
         time.sleep(0.05)
+    _wait_logs(workers, " ready.")
+
+
+def _wait_logs(workers: LocalWorkers, marker: str, count: int = 1) -> None:
+    """Wait until every worker process's log holds ``marker`` ``count`` times (what it prints once it consumes)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    for key in workers.processes:
+        while workers.log_tail(key, 10_000).count(marker) < count:
+            if workers.dead() or time.monotonic() > deadline:
+                raise BenchError(f"worker process {key} did not get ready within {READY_TIMEOUT_S}s; its log:\n"
+                                 f"{workers.log_tail(key)}")
+            time.sleep(0.05)
 
 
 @contextmanager
 def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = False,
-            with_store: bool = True) -> Iterator[Cluster]:
+            with_store: bool = True, extra_env: Mapping[str, str] | None = None, vhost: str = RABBITMQ_VHOST,
+            app_module: str | None = None, processes: int = 1) -> Iterator[Cluster]:
     """Services checked, queues empty, store migrated, workers up; everything stopped and removed afterwards.
 
     With ``stock`` the app and workers are :mod:`bench.stock_app` (raw Celery with its defaults); a stock
     cluster runs inside an Organism cluster of the same profile, which owns the Redis databases. Without
-    ``with_store`` the store is neither needed nor touched.
+    ``with_store`` the store is neither needed nor touched. ``extra_env`` adds to the profile's environment (in
+    this process and the workers'), ``vhost`` names the RabbitMQ vhost, ``app_module`` the workers' ``-A`` app,
+    and ``processes`` how many worker processes serve each organ (see :class:`BenchWorkers`).
     """
     with tempfile.TemporaryDirectory(prefix=f"organism-bench-{profile}-") as tmp:
-        env = profile_env(profile, Path(tmp), modules)
+        env = profile_env(profile, Path(tmp), modules, vhost) | dict(extra_env or {})
         for name in [name for name in os.environ if name.startswith("ORGANISM_")]:
             del os.environ[name]  # the benchmark's settings are exactly ``env``, not what an earlier one set
         os.environ.update(env)
@@ -240,8 +280,8 @@ def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = F
         _empty_queues(app, settings, organs, flush=not stock)
         if isinstance(app.backend, DatabaseBackend):
             app.backend.ResultSession().close()  # creates its tables here, not racing in four workers
-        workers = (StockWorkers if stock else LocalWorkers)(settings, env=env, log_dir=Path(tmp) / "logs",
-                                                             organs=organs)
+        workers = BenchWorkers(settings, env=env, log_dir=Path(tmp) / "logs", organs=organs,
+                               app_module="bench.stock_app" if stock else app_module, processes=processes)
         step(f"{profile}: starting {'stock ' if stock else ''}workers for {', '.join(organs)}")
         try:
             with workers:
@@ -257,6 +297,63 @@ def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = F
             if with_store:
                 _prepare_store(settings)
             _empty_queues(app, settings, organs, check=False, flush=not stock)
+
+
+class DramatiqWorkers(BenchWorkers):
+    """Dramatiq's own worker command on :mod:`bench.dramatiq_app`'s queue: ``processes`` processes (each with its
+    own connection) of ``threads`` threads."""
+
+    def __init__(self, settings: Settings, env: dict[str, str], log_dir: Path, processes: int, threads: int) -> None:
+        from bench.dramatiq_app import QUEUE
+
+        super().__init__(settings, env=env, log_dir=log_dir, organs=[QUEUE], processes=processes)
+        self.threads = threads
+
+    def start(self, organ: str) -> subprocess.Popen[bytes]:
+        return self.start_one(organ, organ)
+
+    def command(self, key: str, organ: str) -> list[str]:
+        return [sys.executable, "-m", "dramatiq", "bench.dramatiq_app", "--processes", str(self.copies),
+                "--threads", str(self.threads), "--queues", organ]
+
+
+@dataclass
+class DramatiqPeer:
+    """Dramatiq's no-op actor in this process, and its worker processes."""
+
+    actor: Any  # dramatiq.Actor: the bench extra is imported only by the benchmarks that compare with Dramatiq
+    workers: DramatiqWorkers
+
+
+@contextmanager
+def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1) -> Iterator[DramatiqPeer]:
+    """Dramatiq (:mod:`bench.dramatiq_app`) on the broker and result database of the Organism cluster ``within``,
+    ``processes`` x ``threads`` workers; its queues emptied before and after."""
+    try:
+        from bench import dramatiq_app
+    except ImportError as error:
+        raise BenchError(f"Dramatiq is not installed ({error}); it is a benchmark-only dependency: "
+                         ".venv/bin/pip install -e '.[bench]'") from None
+    actor = dramatiq_app.create(within.settings)
+    actor.broker.declare_queue(dramatiq_app.QUEUE, ensure=True)
+    actor.broker.flush_all()
+    step(f"{within.profile}: starting Dramatiq workers ({processes} processes x {threads} thread)")
+    with tempfile.TemporaryDirectory(prefix="organism-bench-dramatiq-") as tmp:
+        workers = DramatiqWorkers(within.settings, env=within.workers.env, log_dir=Path(tmp) / "logs",
+                                  processes=processes, threads=threads)
+        try:
+            with workers:
+                try:
+                    actor.send(0).get_result(block=True, timeout=READY_TIMEOUT_S * 1000)
+                    _wait_logs(workers, "Worker process is ready for action.", processes)
+                    step(f"{within.profile}: Dramatiq workers ready")
+                    yield DramatiqPeer(actor, workers)
+                except BaseException:
+                    step(f"last lines of the Dramatiq workers' log:\n{workers.log_tail(dramatiq_app.QUEUE, 8)}")
+                    raise
+        finally:
+            actor.broker.flush_all()
+            actor.broker.close()
 
 
 # -- timing ---------------------------------------------------------------------------------------------------
@@ -276,6 +373,69 @@ def alternate(measures: dict[str, Callable[[int], float]], count: int,
             if i * times % count < times:
                 figures[name].append(measures[name](i))
     return figures
+
+
+# -- CPU ------------------------------------------------------------------------------------------------------
+
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+SERVICES = ("beam.smp", "redis-server")  # RabbitMQ's and Redis's processes: what the brokers and results cost
+
+
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) the processes ``pids`` have spent so far (Linux /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * _TICK_S
+
+
+def process_tree(pids: list[int]) -> list[int]:
+    """``pids`` and all their descendants (a worker's pool processes, Dramatiq's worker processes)."""
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*") if Path(f"/proc/{pid}/task").exists() else ():
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def service_pids() -> list[int]:
+    """The processes of this machine's RabbitMQ and Redis."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() in SERVICES:
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def metered(measure: Callable[[int], float], parts: Mapping[str, Callable[[], list[int]]],
+            used: dict[str, float]) -> Callable[[int], float]:
+    """``measure``, also adding the CPU seconds each part's processes spend during it to ``used[part]``.
+
+    CPU time is what two cores run out of first, so it shows a system's cost per call even when other processes
+    on the machine make its throughput noisy.
+    """
+
+    def run(iteration: int) -> float:
+        pids = {name: find() for name, find in parts.items()}
+        before = {name: cpu_s(found) for name, found in pids.items()}
+        figure = measure(iteration)
+        for name, found in pids.items():
+            used[name] = used.get(name, 0.0) + cpu_s(found) - before[name]
+        return figure
+
+    return run
 
 
 def round_trip_s(send: Callable[[], AsyncResult], timeout_s: float = 30) -> float:
@@ -385,7 +545,11 @@ def main(benchmark: str, args: argparse.Namespace, body: Callable[[Report], None
     def expired(_signum: int, _frame: FrameType | None) -> None:
         raise BenchError(f"time limit of {args.time_limit:.0f}s exceeded (--time-limit)")
 
+    def stopped(_signum: int, _frame: FrameType | None) -> None:
+        raise BenchError("stopped by SIGTERM")  # unwinds the clusters: their worker processes are stopped too
+
     signal.signal(signal.SIGALRM, expired)
+    signal.signal(signal.SIGTERM, stopped)
     signal.setitimer(signal.ITIMER_REAL, args.time_limit)
     report = Report(benchmark, args)
     report.header()

@@ -1,0 +1,41 @@
+"""Dramatiq with its defaults on the profile's own URLs: the peer ``bench.dispatch`` measures Organism against.
+
+Dramatiq acknowledges a message after its actor returns (late acks, as Organism does), prefetches two messages
+per worker thread, and publishes without publisher confirms (``confirm_delivery=False``, its default). Results
+go to the profile's Redis result database through Dramatiq's ``Results`` middleware, so a caller can wait for
+them as Celery's callers do. ``python -m dramatiq bench.dramatiq_app`` started with the benchmark's
+``ORGANISM_*`` environment finds the same URLs. A benchmark-only dependency: ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.results import Results
+from dramatiq.results.backends import RedisBackend
+
+from organism.settings import Settings, get_settings
+
+QUEUE = "bench.dramatiq"
+
+
+def noop(value: int = 0) -> int:
+    return value
+
+
+def create(settings: Settings) -> dramatiq.Actor:
+    """The no-op actor on a broker for ``settings``' broker URL (RabbitMQ or Redis), made the global broker."""
+    if settings.broker.startswith("amqp"):
+        broker: dramatiq.Broker = RabbitmqBroker(url=settings.broker)
+    elif settings.broker.startswith("redis"):
+        broker = RedisBroker(url=settings.broker)
+    else:
+        raise ValueError(f"Dramatiq has no broker for {settings.broker.split(':')[0]}:// (RabbitMQ or Redis only)")
+    broker.add_middleware(Results(backend=RedisBackend(url=settings.results)))
+    dramatiq.set_broker(broker)
+    return dramatiq.actor(noop, actor_name="bench_noop", queue_name=QUEUE, broker=broker, store_results=True,
+                          max_retries=0)
+
+
+actor = create(get_settings())

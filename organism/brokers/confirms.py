@@ -1,0 +1,114 @@
+"""Many calls published with one wait for RabbitMQ's publisher confirms, instead of one wait per call.
+
+    with confirmed_together(app) as producer:
+        for post in posts:
+            analyse.apply_async((post,), producer=producer)
+    # every message is confirmed here, or the block raised
+
+On RabbitMQ the app publishes with confirms (brokers/amqp.py), and py-amqp waits for the broker's ack after each
+message before it returns: a round trip per call, which capped a producer sending many calls at once at about
+half of stock Celery's rate (docs/benchmarks.md, Levers). Inside this block the messages go out one after another
+without waiting, on a channel of their own, and the block waits once at its end until RabbitMQ has acked every
+one of them. Leaving the block normally means what a confirmed ``apply_async`` means, for all of them: RabbitMQ
+holds each message. If it nacks any, the connection drops, or the acks do not all come within ``timeout_s``, the
+block raises :class:`PublishNotConfirmed`, and any message published in it may be missing, as a call whose own
+confirm failed may be: send them again (a skill's effect says whether that is safe). py-amqp has no pipelined
+confirms of its own; its channel reports each ack to listeners (``channel.events``), which is what this counts.
+
+On a broker without publisher confirms (Redis, the embedded SQL transport) the block only shares one producer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu import Producer
+
+from organism.errors import OrganismError
+
+
+class PublishNotConfirmed(OrganismError):
+    """RabbitMQ did not confirm every message of a :func:`confirmed_together` block: it nacked some, the connection
+    dropped, or the acks did not come in time. Any message of the block may be missing."""
+
+
+class _Tally:
+    """The confirms RabbitMQ sent for a channel's messages, whose delivery tags count 1, 2, 3 ... from its
+    ``confirm.select``; an ack or nack with ``multiple`` settles every tag up to its own."""
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.settled_up_to = 0
+        self.settled_above: set[int] = set()
+        self.nacked = 0
+
+    @property
+    def settled(self) -> int:
+        return self.settled_up_to + len(self.settled_above)
+
+    def publish(self) -> None:
+        self.published += 1
+
+    def ack(self, delivery_tag: int, multiple: bool) -> None:
+        if multiple:
+            self.settled_up_to = max(self.settled_up_to, delivery_tag)
+            self.settled_above = {tag for tag in self.settled_above if tag > self.settled_up_to}
+        elif delivery_tag > self.settled_up_to:
+            self.settled_above.add(delivery_tag)
+
+    def nack(self, delivery_tag: int, multiple: bool) -> None:
+        before = self.settled
+        self.ack(delivery_tag, multiple)
+        self.nacked += self.settled - before
+
+
+@contextmanager
+def confirmed_together(app: Celery, timeout_s: float = 30) -> Iterator[Producer]:
+    """A producer whose messages are confirmed together when the block ends (see the module docstring).
+
+    Raises:
+        PublishNotConfirmed: at the end of the block, when RabbitMQ did not confirm every message in it.
+    """
+    with app.connection_for_write() as connection:
+        channel = connection.channel()
+        try:
+            if not getattr(channel, "basic_publish_confirm", None) or not connection.transport_options.get(
+                    "confirm_publish"):
+                yield app.amqp.Producer(channel)  # nothing to wait for on this broker
+                return
+            tally = _Tally()
+            channel.events["basic_ack"].add(tally.ack)
+            channel.events["basic_nack"].add(tally.nack)
+            channel.confirm_select()
+            channel._confirm_selected = True
+
+            def publish(*args: Any, **kwargs: Any) -> Any:
+                kwargs.pop("confirm_timeout", None)
+                tally.publish()
+                return channel._basic_publish(*args, **kwargs)
+
+            channel.basic_publish = publish  # py-amqp's basic_publish_confirm, without its wait
+            yield app.amqp.Producer(channel)
+            _wait(connection, tally, timeout_s)
+        finally:
+            channel.close()
+
+
+def _wait(connection: Any, tally: _Tally, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    try:
+        while tally.settled < tally.published:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no confirm within {timeout_s:g} s")
+            connection.drain_events(timeout=left)
+    except (TimeoutError, *connection.connection_errors, *connection.channel_errors) as error:
+        raise PublishNotConfirmed(f"RabbitMQ confirmed {tally.settled - tally.nacked} of {tally.published} "
+                                  f"messages published together ({error}); any of them may be missing") from error
+    if tally.nacked:
+        raise PublishNotConfirmed(f"RabbitMQ refused (nacked) {tally.nacked} of {tally.published} messages "
+                                  "published together; any of them may be missing")
