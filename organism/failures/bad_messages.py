@@ -28,6 +28,7 @@ from organism import expiry, headers
 from organism.errors import PermanentError
 from organism.failures import bookkeeping, dead_letters, message_checks
 from organism.failures.outages import unreachable
+from organism.observability.events import UnconfirmedEvents
 from organism.security import refusals
 
 logger = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ def _fail_result(app: Any, message: Message, error: BaseException) -> None:
         logger.exception("could not store the FAILURE result of bad message %s", found)
 
 
-class Consumer(CeleryConsumer):
-    """Celery's consumer, made to survive any message.
+class Consumer(UnconfirmedEvents, CeleryConsumer):
+    """Celery's consumer, made to survive any message (its task events sent unconfirmed: UnconfirmedEvents).
 
     Each task message is checked first; one with a problem is dead-lettered as ``malformed``. A message that
     passes and still makes Celery's handler raise is dead-lettered the same way, naming the error: only broker

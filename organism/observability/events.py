@@ -58,6 +58,25 @@ class RedactingEvents(Events):
     dispatcher_cls = "organism.observability.events:RedactingDispatcher"
 
 
+class UnconfirmedEvents:
+    """Mixin for the worker's consumer (``worker_consumer``): its task events go out without publisher confirms.
+
+    Celery's consumer opens its write connection for its event dispatcher alone (celery/worker/consumer/events.py)
+    with the app's transport options, so on RabbitMQ each of a task's three events waited for its confirm in the
+    main process, the one that also feeds the pool: a fifth of a no-op's throughput (docs/benchmarks.md, Levers).
+    An event only informs a monitor (Flower), and one that is not listening never gets it anyway; the calls,
+    results and dead letters, which must not be lost, keep their confirms. ``confirm_publish`` is the AMQP
+    transport's option; the others have none to switch off.
+    """
+
+    app: Any
+    ensure_connected: Any
+
+    def connection_for_write(self, url: str | None = None, heartbeat: float | None = None) -> Any:
+        return self.ensure_connected(self.app.connection_for_write(url=url, heartbeat=heartbeat,
+                                                                   transport_options={"confirm_publish": False}))
+
+
 class NamedRequest(Request):
     """Celery's worker-side request of a task, naming the task in every event it sends."""
 

@@ -60,7 +60,9 @@ class ObservabilitySettings(BaseModel):
     log_max_chars: int = Field(default=8192, ge=256, description="Longer texts are cut to their head and tail: "
                                                                   "a log line's message and its traceback, the "
                                                                   "values of a task event, a stored error.")
-    task_events: bool = Field(default=True, description="Workers send Celery task events (what Flower shows).")
+    task_events: bool = Field(default=False, description="Workers send Celery task events (what Flower shows) from "
+                              "the start; off, they start when a monitor asks (organism flower does, every few "
+                              "seconds).")
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="How long the console waits for workers "
                                                                     "to answer inspect.")
 

@@ -53,6 +53,7 @@ def task_events(app: Organism) -> Iterator[list[dict[str, Any]]]:
         listening.start()
 
         def probe() -> bool:  # events sent before the receiver's queue exists are not seen
+            app.control.enable_events()  # as Flower does: workers send task events only once a monitor asks
             sent = echo.delay(1)
             sent.get(timeout=10)
             return any(event.get("uuid") == sent.id for event in received)
