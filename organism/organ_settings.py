@@ -119,8 +119,11 @@ class OrganWorker:
 GENERAL = WorkerSettings(bound="cpu", concurrency=1, prefetch=1, max_tasks_per_child=0, max_memory_per_child_mb=1024,
                          cpu_request="250m", memory_request="512Mi", min_replicas=1, max_replicas=4,
                          queue_length_target=20)
+# Perception takes the Daily Sync's fan-out of short calls: prefetch 2 keeps each slot's next message in hand while
+# the last one's ack goes out (a few per cent on no-op calls: docs/benchmarks.md, Levers); 4 x the 360 s time limit
+# plus a retry's countdown would outlast RabbitMQ's consumer_timeout (organism doctor's check).
 ORGAN_DEFAULTS: dict[str, WorkerSettings] = {
-    "perception": WorkerSettings(concurrency=2, cpu_request="1", memory_request="1Gi", max_replicas=8),
+    "perception": WorkerSettings(concurrency=2, prefetch=2, cpu_request="1", memory_request="1Gi", max_replicas=8),
 }
 
 
