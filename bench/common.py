@@ -335,8 +335,7 @@ def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1) -> Itera
         raise BenchError(f"Dramatiq is not installed ({error}); it is a benchmark-only dependency: "
                          ".venv/bin/pip install -e '.[bench]'") from None
     actor = dramatiq_app.create(within.settings)
-    actor.broker.declare_queue(dramatiq_app.QUEUE, ensure=True)
-    actor.broker.flush_all()
+    dramatiq_app.empty(actor)
     step(f"{within.profile}: starting Dramatiq workers ({processes} processes x {threads} thread)")
     with tempfile.TemporaryDirectory(prefix="organism-bench-dramatiq-") as tmp:
         workers = DramatiqWorkers(within.settings, env=within.workers.env, log_dir=Path(tmp) / "logs",
@@ -352,7 +351,7 @@ def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1) -> Itera
                     step(f"last lines of the Dramatiq workers' log:\n{workers.log_tail(dramatiq_app.QUEUE, 8)}")
                     raise
         finally:
-            actor.broker.flush_all()
+            dramatiq_app.empty(actor)
             actor.broker.close()
 
 

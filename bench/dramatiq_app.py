@@ -38,4 +38,12 @@ def create(settings: Settings) -> dramatiq.Actor:
                           max_retries=0)
 
 
+def empty(actor: dramatiq.Actor) -> None:
+    """Drop every message of the broker's queues (on RabbitMQ declared first: purging a missing queue fails)."""
+    if isinstance(actor.broker, RabbitmqBroker):
+        for queue in list(actor.broker.queues):
+            actor.broker.declare_queue(queue, ensure=True)
+    actor.broker.flush_all()
+
+
 actor = create(get_settings())
