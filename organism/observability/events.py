@@ -63,7 +63,7 @@ class UnconfirmedEvents:
 
     Celery's consumer opens its write connection for its event dispatcher alone (celery/worker/consumer/events.py)
     with the app's transport options, so on RabbitMQ each of a task's three events waited for its confirm in the
-    main process, the one that also feeds the pool: a fifth of a no-op's throughput (docs/benchmarks.md, Levers).
+    main process, the one that also feeds the pool (docs/benchmarks.md, Levers: 15 % more CPU per no-op call).
     An event only informs a monitor (Flower), and one that is not listening never gets it anyway; the calls,
     results and dead letters, which must not be lost, keep their confirms. ``confirm_publish`` is the AMQP
     transport's option; the others have none to switch off.

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,18 +42,25 @@ class OutcomeLine:
     node: str | None = None
     error: str | None = None
 
+    def fields(self) -> dict[str, Any]:
+        """The fields by name. Every one is a plain value, so this is ``asdict`` without its recursive copy
+        (run three times per task, it was a tenth of the outcome hook's time)."""
+        return {field.name: getattr(self, field.name) for field in dataclass_fields(self)}
+
     def text(self) -> str:
-        fields = " ".join(f"{name}={value}" for name, value in asdict(self).items()
+        fields = " ".join(f"{name}={value}" for name, value in self.fields().items()
                           if name not in ("skill", "outcome", "error") and value is not None)
         return f"{self.skill} {self.outcome} {fields}" + (f" error={self.error!r}" if self.error else "")
 
 
 def log_outcome(line: OutcomeLine, max_chars: int | None = None) -> None:
     """Emit the line (warning level for a failure, info otherwise), its error redacted and cut to ``max_chars``."""
-    line = OutcomeLine(**{**asdict(line), "error": redact_text(line.error, max_chars) if line.error else None,
-                          "duration_s": round(line.duration_s, 6)})
     level = logging.WARNING if line.outcome == "failed" else logging.INFO
-    OUTCOME_LOGGER.log(level, "%s", line.text(), extra={FIELDS_ATTRIBUTE: asdict(line)})
+    if not OUTCOME_LOGGER.isEnabledFor(level):
+        return
+    line = replace(line, error=redact_text(line.error, max_chars) if line.error else None,
+                   duration_s=round(line.duration_s, 6))
+    OUTCOME_LOGGER.log(level, "%s", line.text(), extra={FIELDS_ATTRIBUTE: line.fields()})
 
 
 class Redacting(logging.Filter):
