@@ -39,7 +39,7 @@ def _without_task_hooks() -> None:
 
 LEVERS: dict[str, Callable[[], None]] = {
     "events-confirmed": _set(worker_consumer="bench.lever_app:ConfirmedEvents"),
-    "extended-results": _set(result_extended=True),
+    "no-extended-results": _set(result_extended=False),
     "no-task-hooks": _without_task_hooks,
 }
 
