@@ -37,8 +37,9 @@ def _memory(value: str) -> str:
 
 Cpu = Annotated[str, AfterValidator(_cpu)]
 Memory = Annotated[str, AfterValidator(_memory)]
-# What only a prefork pool can do: a thread can be neither interrupted nor killed, nor replaced as a child is.
-PREFORK_ONLY = ("max_tasks_per_child", "max_memory_per_child_mb", "soft_time_limit_s", "time_limit_s")
+# What only a prefork pool can do: a thread cannot be replaced as a child is. (Time limits apply to every pool: on
+# threads and solo a watchdog applies them, organism.failures.thread_limits.)
+PREFORK_ONLY = ("max_tasks_per_child", "max_memory_per_child_mb")
 
 
 class WorkerSettings(BaseModel):
@@ -59,10 +60,10 @@ class WorkerSettings(BaseModel):
         "A child whose peak resident memory passes this is replaced after its task; 0: never (prefork only)."))
     soft_time_limit_s: float | None = Field(default=None, gt=0, description=(
         "A skill past this is interrupted: organism.errors.SkillTimeout, retried unless the skill declares it "
-        "permanent (prefork only); default: task_soft_time_limit_s."))
+        "permanent; default: task_soft_time_limit_s."))
     time_limit_s: float | None = Field(default=None, gt=0, description=(
-        "A skill past this is killed with its child, then retried or dead-lettered the same way (prefork only); "
-        "default: task_time_limit_s."))
+        "A skill past this is killed with its child (a thread is abandoned), then retried or dead-lettered the same "
+        "way; default: task_time_limit_s."))
     cpu_request: Cpu | None = Field(default=None, description="CPU request of one worker, e.g. '500m' (Kubernetes).")
     cpu_limit: Cpu | None = Field(default=None, description=(
         "CPU limit of one worker (Kubernetes; compose: cpus); unset: none."))
@@ -104,8 +105,8 @@ class OrganWorker:
         if self.pool != "prefork":
             slots = f"{self.concurrency} thread{'s' * (self.concurrency != 1)}" if self.pool == "threads" else \
                 "1 process"
-            return (f"{self.pool}, {slots}, prefetch {self.prefetch}; no time or child limits (only a prefork "
-                    "pool applies them)")
+            return (f"{self.pool}, {slots}, prefetch {self.prefetch}; time limits {self.soft_time_limit_s:g} s soft, "
+                    f"{self.time_limit_s:g} s hard (a watchdog's); no child limits (only a prefork pool has children)")
         line = (f"prefork, {self.concurrency} process{'es' * (self.concurrency != 1)}, prefetch {self.prefetch}; "
                 f"time limits {self.soft_time_limit_s:g} s soft, {self.time_limit_s:g} s hard")
         replaced = [f"past {self.max_memory_per_child_mb} MB" if self.max_memory_per_child_mb else "",
@@ -115,10 +116,18 @@ class OrganWorker:
         return line
 
 
-# The general defaults, then each shipped organ's own; an organ a deployment adds takes the general ones.
+# The general defaults, then what the organ's bound changes, then each shipped organ's own; an organ a deployment
+# adds takes the general ones and its bound's.
 GENERAL = WorkerSettings(bound="cpu", concurrency=1, prefetch=1, max_tasks_per_child=0, max_memory_per_child_mb=1024,
                          cpu_request="250m", memory_request="512Mi", min_replicas=1, max_replicas=4,
                          queue_length_target=20)
+# An io organ's skills mostly wait on the network: many threads share one process, and each slot holds its next
+# message (prefetch 2), so a slot that finishes starts the next call at once instead of after a broker round trip
+# (measured: docs/benchmarks.md, I/O-bound skills).
+BOUND_DEFAULTS: dict[str, WorkerSettings] = {
+    "cpu": WorkerSettings(pool="prefork"),
+    "io": WorkerSettings(pool="threads", concurrency=20, prefetch=2),
+}
 # Perception takes the Daily Sync's fan-out of short calls: prefetch 2 keeps each slot's next message in hand while
 # the last one's ack goes out (a few per cent on no-op calls: docs/benchmarks.md, Levers); 4 x the 360 s time limit
 # plus a retry's countdown would outlast RabbitMQ's consumer_timeout (organism doctor's check).
@@ -128,19 +137,20 @@ ORGAN_DEFAULTS: dict[str, WorkerSettings] = {
 
 
 def resolve(organ: str, given: WorkerSettings | None, soft_time_limit_s: float, time_limit_s: float) -> OrganWorker:
-    """``organ``'s worker: ``given`` over the organ's defaults over :data:`GENERAL`; time limits from the task
-    defaults where none is set. The memory limit defaults to what its children may grow to, plus the main process."""
+    """``organ``'s worker: ``given`` over the organ's defaults over its bound's (:data:`BOUND_DEFAULTS`) over
+    :data:`GENERAL`; time limits from the task defaults where none is set. The memory limit defaults to what its
+    children may grow to, plus the main process."""
+    layers = (GENERAL, ORGAN_DEFAULTS.get(organ), given)
+    bound = next(layer.bound for layer in reversed(layers) if layer is not None and layer.bound is not None)
     merged: dict[str, object] = {}
-    for layer in (GENERAL, ORGAN_DEFAULTS.get(organ), given):
+    for layer in (GENERAL, BOUND_DEFAULTS[bound], *layers[1:]):
         if layer is not None:
             merged.update({name: getattr(layer, name) for name in layer.model_fields_set})
-    bound = merged["bound"]
-    merged.setdefault("pool", "prefork" if bound == "cpu" else "threads")
     if merged["pool"] != "prefork" and given is not None:
         inert = [name for name in PREFORK_ONLY if name in given.model_fields_set]
         if inert:
             raise ValueError(f"ORGANISM_WORKERS[{organ}]: {', '.join(inert)} apply only to the prefork pool (a "
-                             f"thread can be neither interrupted, killed nor replaced); its pool is {merged['pool']}")
+                             f"thread cannot be replaced as a child is); its pool is {merged['pool']}")
     merged.setdefault("soft_time_limit_s", soft_time_limit_s)
     merged.setdefault("time_limit_s", time_limit_s)
     merged.setdefault("cpu_limit", None)

@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError, validate_call
 from organism import expiry, headers, priorities, skill_arguments
 from organism.brokers import broker_for
 from organism.errors import CallOptionError, InvalidArguments, SkillDefinitionError
-from organism.failures import bookkeeping, dead_letters, degrade, time_limits
+from organism.failures import bookkeeping, dead_letters, degrade, thread_limits, time_limits
 from organism.failures.classify import Action, classify
 from organism.failures.retry import RETRY_HEADER, RetryPolicy, retry_delay_s
 from organism.observability import tracing
@@ -143,9 +143,11 @@ class SkillTask(Task):
             call = sealed_calls.opened(self.settings, self.name, self.skill.sensitive, args, kwargs,
                                        by_message=not (request.called_directly or request.is_eager))
             last = self._spent()[0] >= self.policy().max_retries  # a transient failure now has no retry left
-            with degrade.collecting(self.skill.optional, last) as degraded:
+            with degrade.collecting(self.skill.optional, last) as degraded, thread_limits.watched(self):
                 result = call.hidden(degrade.mark(self.run(*call.args, **call.kwargs), degraded),
                                      f"{self.name}[{request.id}]")
+        except Ignore:  # settled at its hard limit while its thread ran on (organism.failures.thread_limits)
+            raise
         except SoftTimeLimitExceeded as exc:
             timeout = time_limits.soft_exceeded(self)
             self._retry_or_give_up(timeout, args, kwargs)

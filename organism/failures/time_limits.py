@@ -3,7 +3,7 @@
 A skill's limits are its organ's (``settings.worker(organ)``), unless the skill declares its own
 (``@skill(soft_time_limit=...)``) or the call sets them (``apply_async(soft_time_limit=...)``). A prefork pool
 interrupts a child past the soft limit with Celery's ``SoftTimeLimitExceeded`` and kills it past the hard one; a
-thread pool does neither (docs/workers.md).
+threads or solo pool does neither, and :mod:`organism.failures.thread_limits` applies them there (docs/workers.md).
 
 * Soft: what escapes the skill's body becomes :class:`~organism.errors.SkillTimeout`, whose message names the limit
   and whose it is ("soft time limit of 2 s exceeded (organ perception)"), and is classified like any failure.
@@ -16,6 +16,7 @@ thread pool does neither (docs/workers.md).
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from billiard.einfo import ExceptionWithTraceback
@@ -26,6 +27,7 @@ from celery.worker.state import task_ready
 
 from organism.errors import SkillTimeout
 from organism.expiry import RejectsExpired
+from organism.failures import thread_limits
 from organism.observability.events import NamedRequest
 
 if TYPE_CHECKING:
@@ -35,8 +37,9 @@ REQUEST = "organism.failures.time_limits:SkillRequest"
 logger = logging.getLogger(__name__)
 
 
-def exceeded(task: SkillTask, which: str, limit_s: float) -> SkillTimeout:
-    """The error of ``task`` past its ``which`` ("soft" or "hard") limit of ``limit_s``, naming whose limit it is."""
+def exceeded(task: SkillTask, which: str, limit_s: float, in_thread: bool = False) -> SkillTimeout:
+    """The error of ``task`` past its ``which`` ("soft" or "hard") limit of ``limit_s``, naming whose limit it is
+    (``in_thread``: it ran in a thread of the worker, which cannot be killed: organism.failures.thread_limits)."""
     attribute = "soft_time_limit" if which == "soft" else "time_limit"
     declared = vars(task.__class__).get(attribute)  # the skill's own declaration, if it made one
     organ = task.skill.organ
@@ -46,7 +49,7 @@ def exceeded(task: SkillTask, which: str, limit_s: float) -> SkillTimeout:
         whose = f"organ {organ}"
     else:
         whose = "set by the call"
-    killed = "; its process was killed" if which == "hard" else ""
+    killed = ("; its thread was abandoned" if in_thread else "; its process was killed") if which == "hard" else ""
     return SkillTimeout(f"{which} time limit of {limit_s:g} s exceeded ({whose}){killed}")
 
 
@@ -59,7 +62,13 @@ class SkillRequest(RejectsExpired, NamedRequest):
     """A skill's request in the worker's main process: a hard time limit handled as the skill's own failure, and an
     expired call rejected to the dead letters (organism.expiry)."""
 
+    def on_accepted(self, pid: int, time_accepted: float) -> None:
+        super().on_accepted(pid, time_accepted)
+        thread_limits.accepted(self, pid)
+
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
+        if thread_limits.settled(self):  # its hard limit settled it while its thread ran on: nothing left to do
+            return
         exc = exc_info.exception
         if isinstance(exc, ExceptionWithTraceback):
             exc = exc.exc
@@ -74,7 +83,7 @@ class SkillRequest(RejectsExpired, NamedRequest):
             return
         task_ready(self)
         task: SkillTask = self.task
-        error = exceeded(task, "hard", float(timeout))
+        error = exceeded(task, "hard", float(timeout), in_thread=self.worker_pid == os.getpid())
         # The request as the task sees it in a pool process, so that its retry is sent as from there.
         task.push_request(**{**vars(self._context), "args": self.args, "kwargs": self.kwargs,
                              "called_directly": False})

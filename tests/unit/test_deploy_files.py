@@ -187,7 +187,8 @@ def test_a_new_organ_and_its_limits_need_no_hand_edit(default_settings: Settings
     given = yaml.safe_load(f"v: {digestion['environment']['ORGANISM_WORKERS']}")["v"]
     assert load(organs=(*ORGANS, "digestion"), workers=given).worker("digestion").concurrency == 16
     assert roles["digestion"] == "organism worker --organ digestion"
-    assert "# digestion: threads, 16 threads, prefetch 1; no time or child limits" in rendered
+    assert ("# digestion: threads, 16 threads, prefetch 2; time limits 300 s soft, 360 s hard (a watchdog's); no "
+            "child limits (only a prefork pool has children)") in rendered
 
 
 def test_deploy_check_exits_1_with_one_line_when_a_file_is_not_what_the_settings_render(

@@ -47,11 +47,22 @@ def test_an_organ_without_settings_takes_the_general_defaults(environ: pytest.Mo
 
 def test_a_limit_a_thread_pool_cannot_apply_is_refused_in_one_line(environ: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as raised:
-        load(workers={"judgment": {"pool": "threads", "max_memory_per_child_mb": 500, "soft_time_limit_s": 20}})
+        load(workers={"judgment": {"pool": "threads", "max_memory_per_child_mb": 500, "max_tasks_per_child": 9}})
 
     assert str(raised.value) == (
-        "settings: ORGANISM_WORKERS[judgment]: max_memory_per_child_mb, soft_time_limit_s apply only to the prefork "
-        "pool (a thread can be neither interrupted, killed nor replaced); its pool is threads")
+        "settings: ORGANISM_WORKERS[judgment]: max_tasks_per_child, max_memory_per_child_mb apply only to the "
+        "prefork pool (a thread cannot be replaced as a child is); its pool is threads")
+
+
+def test_an_io_organ_takes_threads_with_a_slot_held_ahead_and_keeps_its_time_limits(
+        environ: pytest.MonkeyPatch) -> None:
+    worker = load(workers={"judgment": {"bound": "io", "soft_time_limit_s": 20, "time_limit_s": 25}}).worker(
+        "judgment")
+
+    assert (worker.pool, worker.concurrency, worker.prefetch, worker.soft_time_limit_s, worker.time_limit_s) == (
+        "threads", 20, 2, 20, 25)
+    assert worker.summary() == ("threads, 20 threads, prefetch 2; time limits 20 s soft, 25 s hard (a watchdog's); "
+                                "no child limits (only a prefork pool has children)")
 
 
 def test_a_resource_that_is_no_kubernetes_quantity_is_refused_in_one_line(environ: pytest.MonkeyPatch) -> None:
@@ -86,6 +97,8 @@ def test_a_skill_takes_its_organs_time_limits_unless_it_declares_its_own() -> No
         f"soft time limit of {judgment.soft_time_limit_s:g} s exceeded (organ judgment)")
     assert str(exceeded(weigh_quickly, "hard", 8)) == (
         "hard time limit of 8 s exceeded (skill test.units.weigh_quickly); its process was killed")
+    assert str(exceeded(weigh_quickly, "hard", 8, in_thread=True)) == (
+        "hard time limit of 8 s exceeded (skill test.units.weigh_quickly); its thread was abandoned")
     assert str(exceeded(weigh, "soft", 1.5)) == "soft time limit of 1.5 s exceeded (set by the call)"
     assert isinstance(exceeded(weigh, "soft", 1.5), SkillTimeout)
 
