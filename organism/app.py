@@ -22,9 +22,9 @@ from organism.settings import Settings, get_settings
 from organism.store.db import forget_engines
 from organism.workflows import node_writer
 
-# The runtime's own tasks: the errback and hand-on of every run, the start beat sends, the watchdog.
+# The runtime's own tasks: the errback and hand-on of every run, the start beat sends, the watchdog, a map's gather.
 RUNTIME_TASK_MODULES = ("organism.workflows.tracking", "organism.workflows.plan", "organism.workflows.start",
-                        "organism.workflows.reconcile")
+                        "organism.workflows.reconcile", "organism.workflows.mapping")
 
 
 class Organism(Celery):

@@ -20,7 +20,7 @@ PG_DATABASE = "organism_test"
 TEST_MODULES = '["tasks.perception", "tasks.relationship", "tasks.judgment", "tasks.evolution", "tasks.daily_sync", ' \
                '"tasks.weekly_review", ' \
                '"beat.schedule", "tests.support.noop", "tests.support.faulty", "tests.faults.skills", ' \
-               '"tests.support.credentials", "tests.support.queued"]'
+               '"tests.support.credentials", "tests.support.queued", "tests.support.mapped"]'
 
 T = TypeVar("T")
 
