@@ -42,11 +42,12 @@ REDIS_BROKER = "redis://127.0.0.1:6379/4"
 PROFILES = ("production", "redis")
 # What these clusters change from the defaults, and why:
 # * Eight pool processes on perception, so 500 calls of 50-100 ms drain in a few seconds.
-# * Runs get 20 s (Redis: 15 s) before the watchdog, which beat sends every 2 s when a test starts beat, fails
-#   them: several times what a run of these tests needs, even across a broker restart. Beat starts no workflow.
+# * Runs get 30 s (Redis: 15 s) before the watchdog, which beat sends every 2 s when a test starts beat, fails
+#   them: twice what a run of these tests needs on a quiet machine, even across a RabbitMQ restart (about 14 s:
+#   a worker that lost its connection tries again after 2, 4, 6 s..., kombu's intervals). Beat starts no workflow.
 FAULT_ENV = {
     "ORGANISM_WORKERS__PERCEPTION__CONCURRENCY": "8",
-    "ORGANISM_RUN_DEADLINE_S": "20",
+    "ORGANISM_RUN_DEADLINE_S": "30",
     "ORGANISM_WATCHDOG_INTERVAL_S": "2",
     "ORGANISM_SCHEDULES": json.dumps({"daily-sync": [], "weekly-review": []}),  # beat runs only the watchdogs
 }

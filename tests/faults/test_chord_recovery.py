@@ -6,8 +6,8 @@ against a chord of unknown size, and the synthesis is never sent. The tests make
 perception worker stops taking messages, the run starts, the result database is flushed (what the restart
 does to it), and the worker takes its scans again.
 
-Beat runs as in a deployment, sending the watchdog every 2 s; runs have a 20 s deadline (15 s on the Redis
-profile) and ``stall_grace`` of 0.2, so the watchdog resumes a stalled run 4 s (3 s) after its last node finished.
+Beat runs as in a deployment, sending the watchdog every 2 s; runs have a 30 s deadline (15 s on the Redis
+profile) and ``stall_grace`` of 0.2, so the watchdog resumes a stalled run 6 s (3 s) after its last node finished.
 """
 
 from __future__ import annotations

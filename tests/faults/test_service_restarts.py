@@ -3,7 +3,7 @@ completes within a deadline.
 
 The scans take 3 s; the service goes down once all four are running and comes back once they have finished, so
 their acks, results and the chord's join all meet the outage. Beat runs, as in a deployment, sending the
-watchdog every 2 s; runs here have a 20 s deadline (15 s on the Redis profile; see FAULT_ENV). Redis on this
+watchdog every 2 s; runs here have a 30 s deadline (15 s on the Redis profile; see FAULT_ENV). Redis on this
 machine keeps nothing on disk (``--save "" --appendonly no``, DESIGN.md), so a Redis restart loses every
 message, result and chord counter it held: the chord body is never sent, and the watchdog resumes the run.
 """

@@ -17,7 +17,7 @@ from organism import store
 from organism.workflows.start import start
 from tests.conftest import Cluster
 from tests.observability.servers import AUTH, USER, VIEWER, VIEWER_AUTH, accounts, serving
-from tests.support.noop import NOOP_SYNC, echo
+from tests.support.noop import NOOP_SYNC, where
 from tests.support.services import ROOT, finished_run, wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,12 +39,15 @@ def test_flower_lists_the_workers_and_the_tasks_of_a_run_and_refuses_anonymous_a
             return task_id in flower.get("/api/tasks", auth=AUTH).json()
 
         def probe() -> bool:
-            sent = echo.delay(1)
-            sent.get(timeout=10)
-            return seen(sent.id)
+            sent = [task.delay() for task in where.values()]
+            for call in sent:
+                call.get(timeout=10)
+            return all(seen(call.id) for call in sent)
 
-        # Flower sees only events sent after it subscribed: wait until a probe task shows up.
-        wait_for(probe, 30, "Flower to receive task events", interval_s=1)
+        # Flower sees only events sent after it subscribed, and a worker sends task events only once a monitor has
+        # asked it (Flower does every few seconds; a worker restarted by an earlier test has not been asked yet):
+        # wait until a probe task on every organ shows up.
+        wait_for(probe, 30, "every organ's worker to send Flower task events", interval_s=1)
         started = start(production.app, NOOP_SYNC, {"date": "2026-03-03"})
         run = finished_run(production.settings.database, started.run_id)
         assert run.status == "succeeded", run.error

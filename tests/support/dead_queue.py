@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import Queue
+from kombu import Message, Queue
+from kombu.exceptions import DecodeError
 
 from organism.app import Organism
 from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
@@ -12,11 +13,21 @@ from organism.brokers.queues import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 
 def drain(app: Organism) -> list[tuple[dict[str, Any], Any]]:
     """Take every message off the dead-letter queue, oldest first: (headers, body) each. A body that is no JSON
-    (a hostile message an earlier test sent on the same vhost, dead-lettered as it came) is None, never decoded."""
+    (a hostile message an earlier test sent on the same vhost, dead-lettered as it came, even one that claims to be
+    JSON) is None."""
     with app.connection_for_write() as connection:
         queue = Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)(connection.default_channel)
-        return [(message.headers or {}, message.decode() if message.content_type == "application/json" else None)
+        return [(message.headers or {}, _body(message))
                 for message in iter(lambda: queue.get(no_ack=True, accept=["json"]), None)]
+
+
+def _body(message: Message) -> Any:
+    if message.content_type != "application/json":
+        return None
+    try:
+        return message.decode()
+    except DecodeError:
+        return None
 
 
 def task_id(headers: dict[str, Any], body: Any) -> str | None:
