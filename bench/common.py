@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -178,14 +178,17 @@ class BenchWorkers(LocalWorkers):
     the levers of ``bench.lever_app`` pulled).
 
     A queue that is not an organ's (the stock queue) gets the first organ's concurrency, which it stands in for.
-    A second or later process of an organ is known as ``<organ>-<n>`` (its log, :meth:`dead`).
+    A second or later process of an organ is known as ``<organ>-<n>`` (its log, :meth:`dead`). ``pool``, if given,
+    replaces the pool options the settings give (``-P``, ``-c``, ``--prefetch-multiplier`` and limits): a stock
+    worker on a pool of the benchmark's choosing.
     """
 
     def __init__(self, settings: Settings, env: dict[str, str], log_dir: Path, organs: list[str],
-                 app_module: str | None = None, processes: int = 1) -> None:
+                 app_module: str | None = None, processes: int = 1, pool: list[str] | None = None) -> None:
         super().__init__(settings, env=env, log_dir=log_dir, organs=organs)
         self.app_module = app_module
         self.copies = processes
+        self.pool = pool
 
     def start(self, organ: str) -> subprocess.Popen[bytes]:
         first = None
@@ -209,6 +212,8 @@ class BenchWorkers(LocalWorkers):
         command = worker_command(self.settings, [organ], concurrency, name=key)
         if self.app_module:
             command[command.index("-A") + 1] = self.app_module
+        if self.pool is not None:
+            command[command.index("-P"):command.index("--loglevel")] = self.pool
         return command
 
 
@@ -245,23 +250,41 @@ def _wait_logs(workers: LocalWorkers, marker: str, count: int = 1) -> None:
 
 
 @contextmanager
+def _organism_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """``env`` as this process's only ``ORGANISM_*`` variables while the block runs (the benchmark's settings are
+    exactly these, not what an earlier one set), then the earlier ones again: a cluster started and stopped inside
+    another leaves the outer one's settings in force."""
+
+    def put(variables: Mapping[str, str]) -> None:
+        for name in [name for name in os.environ if name.startswith("ORGANISM_")]:
+            del os.environ[name]
+        os.environ.update(variables)
+        get_settings.cache_clear()  # @skill reads the process-wide settings
+
+    earlier = {name: value for name, value in os.environ.items() if name.startswith("ORGANISM_")}
+    put(env)
+    try:
+        yield
+    finally:
+        put(earlier)
+
+
+@contextmanager
 def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = False,
             with_store: bool = True, extra_env: Mapping[str, str] | None = None, vhost: str = RABBITMQ_VHOST,
-            app_module: str | None = None, processes: int = 1) -> Iterator[Cluster]:
+            app_module: str | None = None, processes: int = 1, pool: list[str] | None = None) -> Iterator[Cluster]:
     """Services checked, queues empty, store migrated, workers up; everything stopped and removed afterwards.
 
     With ``stock`` the app and workers are :mod:`bench.stock_app` (raw Celery with its defaults); a stock
     cluster runs inside an Organism cluster of the same profile, which owns the Redis databases. Without
     ``with_store`` the store is neither needed nor touched. ``extra_env`` adds to the profile's environment (in
     this process and the workers'), ``vhost`` names the RabbitMQ vhost, ``app_module`` the workers' ``-A`` app,
-    and ``processes`` how many worker processes serve each organ (see :class:`BenchWorkers`).
+    ``processes`` how many worker processes serve each organ and ``pool`` their pool options, if not the
+    settings' (see :class:`BenchWorkers`).
     """
-    with tempfile.TemporaryDirectory(prefix=f"organism-bench-{profile}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"organism-bench-{profile}-") as tmp, ExitStack() as restore:
         env = profile_env(profile, Path(tmp), modules, vhost) | dict(extra_env or {})
-        for name in [name for name in os.environ if name.startswith("ORGANISM_")]:
-            del os.environ[name]  # the benchmark's settings are exactly ``env``, not what an earlier one set
-        os.environ.update(env)
-        get_settings.cache_clear()  # @skill reads the process-wide settings
+        restore.enter_context(_organism_environment(env))
         settings = load()
         step(f"{profile}: checking {masked(settings.broker)}, {masked(settings.results)}")
         _check_services(settings)
@@ -281,7 +304,8 @@ def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = F
         if isinstance(app.backend, DatabaseBackend):
             app.backend.ResultSession().close()  # creates its tables here, not racing in four workers
         workers = BenchWorkers(settings, env=env, log_dir=Path(tmp) / "logs", organs=organs,
-                               app_module="bench.stock_app" if stock else app_module, processes=processes)
+                               app_module="bench.stock_app" if stock else app_module, processes=processes,
+                               pool=pool)
         step(f"{profile}: starting {'stock ' if stock else ''}workers for {', '.join(organs)}")
         try:
             with workers:
@@ -301,19 +325,21 @@ def cluster(profile: str, modules: list[str], organs: list[str], stock: bool = F
 
 class DramatiqWorkers(BenchWorkers):
     """Dramatiq's own worker command on :mod:`bench.dramatiq_app`'s queue: ``processes`` processes (each with its
-    own connection) of ``threads`` threads."""
+    own connection) of ``threads`` threads, importing ``modules`` too (more actors on that broker)."""
 
-    def __init__(self, settings: Settings, env: dict[str, str], log_dir: Path, processes: int, threads: int) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str], log_dir: Path, processes: int, threads: int,
+                 modules: tuple[str, ...] = ()) -> None:
         from bench.dramatiq_app import QUEUE
 
         super().__init__(settings, env=env, log_dir=log_dir, organs=[QUEUE], processes=processes)
         self.threads = threads
+        self.modules = modules
 
     def start(self, organ: str) -> subprocess.Popen[bytes]:
         return self.start_one(organ, organ)
 
     def command(self, key: str, organ: str) -> list[str]:
-        return [sys.executable, "-m", "dramatiq", "bench.dramatiq_app", "--processes", str(self.copies),
+        return [sys.executable, "-m", "dramatiq", "bench.dramatiq_app", *self.modules, "--processes", str(self.copies),
                 "--threads", str(self.threads), "--queues", organ]
 
 
@@ -326,9 +352,10 @@ class DramatiqPeer:
 
 
 @contextmanager
-def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1) -> Iterator[DramatiqPeer]:
+def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1,
+                     modules: tuple[str, ...] = ()) -> Iterator[DramatiqPeer]:
     """Dramatiq (:mod:`bench.dramatiq_app`) on the broker and result database of the Organism cluster ``within``,
-    ``processes`` x ``threads`` workers; its queues emptied before and after."""
+    ``processes`` x ``threads`` workers (importing ``modules`` too); its queues emptied before and after."""
     try:
         from bench import dramatiq_app
     except ImportError as error:
@@ -339,7 +366,7 @@ def dramatiq_cluster(within: Cluster, processes: int, threads: int = 1) -> Itera
     step(f"{within.profile}: starting Dramatiq workers ({processes} processes x {threads} thread)")
     with tempfile.TemporaryDirectory(prefix="organism-bench-dramatiq-") as tmp:
         workers = DramatiqWorkers(within.settings, env=within.workers.env, log_dir=Path(tmp) / "logs",
-                                  processes=processes, threads=threads)
+                                  processes=processes, threads=threads, modules=modules)
         try:
             with workers:
                 try:

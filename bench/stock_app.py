@@ -18,8 +18,10 @@ STOCK_QUEUE = "bench.stock"
 
 
 def create(settings: Settings, set_as_current: bool = False) -> Celery:
+    """The stock app, with the benchmark's task modules (their raw tasks are the ones it runs)."""
+    modules = ["bench.noop_tasks", *(m for m in settings.task_modules if m != "bench.noop_tasks")]
     stock = Celery("bench-stock", set_as_current=set_as_current, broker=settings.broker,
-                   backend=settings.results, include=["bench.noop_tasks"])
+                   backend=settings.results, include=modules)
     stock.conf.task_default_queue = STOCK_QUEUE
     return stock
 
