@@ -66,8 +66,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         # A failed task's message is rejected, not acked: on RabbitMQ it moves to the dead-letter exchange.
         "task_acks_on_failure_or_timeout": False,
-        # A redelivered message whose task already succeeded is not run again (needs the extended result).
+        # A redelivered message whose task already succeeded is not run again (Celery reads its stored state).
         "worker_deduplicate_successful_tasks": True,
+        # Each stored result also names its task, worker and queue, and its arguments redacted (brokers/results.py).
         "result_extended": True,
         "worker_prefetch_multiplier": 1,
         # A message that names no priority is served as normal (organism.priorities): the runtime's own tasks too.

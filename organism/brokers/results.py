@@ -1,8 +1,8 @@
 """Result backends that store no secret about a call and read nothing but what they wrote.
 
-With ``result_extended`` (app.py: a redelivered message whose task already succeeded is recognised by it),
-Celery stores each task's arguments next to its state, and a failure's exception and traceback as text.
-:class:`SafeResults` stores the arguments and those texts redacted, and cuts the texts to ``log_max_chars``.
+With ``result_extended`` (app.py), Celery stores each task's name, worker, queue and arguments next to its
+state, and a failure's exception and traceback as text. :class:`SafeResults` stores the arguments and those texts
+redacted, and cuts the texts to ``log_max_chars``.
 The result value itself is kept as the task returned it: the next step of a chord reads it. A stored entry that
 the result serializer (JSON) cannot read was written by something else: reading it raises
 :class:`RefusedResult` and logs one error line naming the task or group.
