@@ -10,6 +10,7 @@ them as Celery's callers do. ``python -m dramatiq bench.dramatiq_app`` started w
 from __future__ import annotations
 
 import dramatiq
+import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.results import Results
@@ -32,7 +33,10 @@ def create(settings: Settings) -> dramatiq.Actor:
         broker = RedisBroker(url=settings.broker)
     else:
         raise ValueError(f"Dramatiq has no broker for {settings.broker.split(':')[0]}:// (RabbitMQ or Redis only)")
-    broker.add_middleware(Results(backend=RedisBackend(url=settings.results)))
+    # No socket timeout: redis-py 8's default of 5 s would cut short a blocking wait for a result (get_result's
+    # own timeout bounds it).
+    results = redis.Redis.from_url(settings.results, socket_timeout=None)
+    broker.add_middleware(Results(backend=RedisBackend(client=results)))
     dramatiq.set_broker(broker)
     return dramatiq.actor(noop, actor_name="bench_noop", queue_name=QUEUE, broker=broker, store_results=True,
                           max_retries=0)
