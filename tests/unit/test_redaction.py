@@ -64,3 +64,22 @@ def test_a_long_text_keeps_its_head_and_tail_with_a_marker_and_secrets_at_the_cu
     assert "hunter" not in redact_text("y" * 5000 + "https://u:hunter2@h" + "x" * 45, max_chars=100)
     assert redact_text("short", max_chars=100) == "short"
     assert redact({"a": ["z" * 300]}, max_chars=100)["a"][0].startswith("z" * 50 + " ...[200 of 300")
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("PASSWORD=hunter2", "PASSWORD=***"),
+    ("REDIS://U:P@H", "REDIS://U:***@H"),
+    ("Sk-abcdefghijkl", "***"),
+    # letters that case-insensitive matching takes for ASCII ones: the long s, the Kelvin sign, the dotless i
+    ("pa\u017f\u017fword=hunter2", "pa\u017f\u017fword=***"),
+    ("\u212aey: api_\u212aey=abc", "\u212aey: api_\u212aey=***"),
+    ("author\u0131zation: x", "author\u0131zation: ***"),
+])
+def test_secrets_in_any_case_are_hidden_outside_ascii_too(given: str, expected: str) -> None:
+    assert redact_text(given) == expected
+    assert redact({"note": given}) == {"note": expected}
+
+
+@pytest.mark.parametrize("key", ["DB_PASSWORD", "pa\u017f\u017fword", "api_\u212aey", "author\u0131zation"])
+def test_values_under_secret_keys_in_any_case_are_hidden(key: str) -> None:
+    assert redact({key: "x"}) == {key: "***"}
