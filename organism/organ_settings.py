@@ -8,6 +8,7 @@ Procfile, the compose file and the Kubernetes manifests all read that one resolv
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -45,7 +46,7 @@ PREFORK_ONLY = ("max_tasks_per_child", "max_memory_per_child_mb")
 class WorkerSettings(BaseModel):
     """One organ's worker as settings give it: a field left unset takes the organ's default."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "frozen": True}  # frozen: resolve() keeps what it made of each
 
     bound: Bound | None = Field(
         default=None, description="What the organ's skills wait on: cpu (prefork) or io (threads).")
@@ -136,6 +137,7 @@ ORGAN_DEFAULTS: dict[str, WorkerSettings] = {
 }
 
 
+@functools.lru_cache(maxsize=256)  # asked on every call sent and received (a skill's time limits): 20 us each time
 def resolve(organ: str, given: WorkerSettings | None, soft_time_limit_s: float, time_limit_s: float) -> OrganWorker:
     """``organ``'s worker: ``given`` over the organ's defaults over its bound's (:data:`BOUND_DEFAULTS`) over
     :data:`GENERAL`; time limits from the task defaults where none is set. The memory limit defaults to what its
