@@ -19,6 +19,7 @@ from typing import Any
 
 from celery.app.events import Events
 from celery.events.dispatcher import EventDispatcher
+from celery.events.event import group_from
 from celery.utils.saferepr import saferepr
 from celery.worker.request import Request
 
@@ -46,9 +47,12 @@ class RedactingDispatcher(EventDispatcher):
     """Celery's event dispatcher, scrubbing the fields of an event that hold values before it is sent."""
 
     def send(self, type: str, *args: Any, **fields: Any) -> Any:
-        settings = getattr(self.app, "settings", None) or get_settings()
-        for name in VALUE_FIELDS.intersection(fields):
-            fields[name] = redact(fields[name], settings.observability.log_max_chars)
+        # A worker's dispatcher stays enabled for its heartbeats with task events off, and Celery drops a task's
+        # events unsent then (groups ['worker']): they are not scrubbed for nothing, three times per task.
+        if self.enabled and (not self.groups or group_from(type) in self.groups):
+            settings = getattr(self.app, "settings", None) or get_settings()
+            for name in VALUE_FIELDS.intersection(fields):
+                fields[name] = redact(fields[name], settings.observability.log_max_chars)
         return super().send(type, *args, **fields)
 
 
