@@ -49,10 +49,6 @@ class Instruments:
     meridian_latency: Histogram
 
 
-def _process_id() -> str:
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
-
-
 def enable_multiprocess(folder: Path) -> None:
     """Make this process, and the children it forks later, write samples into ``folder``.
 
@@ -61,7 +57,9 @@ def enable_multiprocess(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     # prometheus_client's one documented switch; setting it here keeps the folder a setting like any other.
     os.environ[MULTIPROC_ENV] = str(folder.resolve())
-    values.ValueClass = values.MultiProcessValue(_process_id)
+    # prometheus_client asks for the process id on every write (to notice a fork): the host name is read once.
+    host = socket.gethostname().replace("_", "-")
+    values.ValueClass = values.MultiProcessValue(lambda: f"{host}-{os.getpid()}")
 
 
 @functools.cache
