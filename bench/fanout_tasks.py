@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import chain, shared_task
+from celery import shared_task
 from pydantic import BaseModel, ConfigDict, Field
 
 from organism.skill import skill
 from organism.workflows.declaration import Workflow
-from organism.workflows.mapping import each, map_items
+from organism.workflows.mapping import each, map_then
 from organism.workflows.plan import Plan, RunContext
 from organism.workflows.registry import declare
 
@@ -47,13 +47,8 @@ def fan_total(results: list[int]) -> dict[str, int]:
 
 def build(ctx: RunContext) -> Plan:
     params: FanoutParams = ctx.params  # type: ignore[assignment]
-    plan = Plan()
-    mapped = map_items(plan, ctx, FAN_EACH, range(params.items), name="item", phase=0, phase_name="map",
-                       chunk_size=params.chunk_size)
-    summed = plan.node(ctx, fan_total.s(), "total", 1, "total")
-    summed.link_error(plan.errback(ctx))
-    plan.signature = chain(mapped, summed)
-    return plan
+    return map_then(ctx, FAN_EACH, range(params.items), fan_total.s(), name="item", then_name="total",
+                    chunk_size=params.chunk_size)
 
 
 declare(Workflow(name=FANOUT, params=FanoutParams, key=lambda params: params.tag, build=build,

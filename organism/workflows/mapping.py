@@ -11,7 +11,11 @@
 
 :func:`map_items` returns a chord of one call of the chunk skill per ``chunk_size`` items, each a node of the run
 (``classify[0:100]``, ``classify[100:200]``, ...), joined by ``organism.gather``, which hands the next step every
-item's result in the items' order.
+item's result in the items' order. :func:`map_then` builds the whole plan of the common case, a map then one step
+given all its results:
+
+    def build(ctx: RunContext) -> Plan:
+        return map_then(ctx, CLASSIFY_EACH, ctx.params.posts, report.s(), name="classify", then_name="report")
 
 Why chunks, not a call and a node per item: a node per item is a row per item, and as each finishes, a transaction
 that locks the run's row and looks for the run's unfinished nodes, which grows with the run: N rows, N
@@ -30,7 +34,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from celery import Signature, chord, shared_task
+from celery import Signature, chain, chord, shared_task
 
 from organism.errors import InvalidArguments, SkillDefinitionError
 from organism.skill import SkillTask
@@ -107,6 +111,25 @@ def map_items(plan: Plan, ctx: RunContext, chunk_skill: SkillTask, items: Sequen
                          phase_name) for start, part in parts]
     joined.link_error(plan.errback(ctx))
     return chord(headers, joined)
+
+
+def map_then(ctx: RunContext, chunk_skill: SkillTask, items: Sequence[Any], then: Signature, *, name: str,
+             then_name: str, phase_name: str = "map", chunk_size: int = CHUNK_SIZE, **shared: Any) -> Plan:
+    """A run's whole plan in two phases: ``chunk_skill`` over ``items`` as :func:`map_items` maps it (phase 0, named
+    ``phase_name``; its nodes ``<name>[<first>:<end>]``), then ``then``, given every item's result in the items'
+    order, as the node ``then_name`` (phase 1, of the same name), with the run's errback linked to it so that a
+    failed chunk fails the run. Pure: it touches nothing.
+
+    Raises:
+        ValueError: as :func:`map_items`.
+    """
+    plan = Plan()
+    mapped = map_items(plan, ctx, chunk_skill, items, name=name, phase=0, phase_name=phase_name,
+                       chunk_size=chunk_size, **shared)
+    joined = plan.node(ctx, then, then_name, 1, then_name)
+    joined.link_error(plan.errback(ctx))
+    plan.signature = chain(mapped, joined)
+    return plan
 
 
 @shared_task(name="organism.gather", ignore_result=False)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import chain
 from pydantic import BaseModel, ConfigDict, Field
 
 from organism.errors import PermanentError
 from organism.skill import skill
 from organism.workflows.declaration import Workflow
-from organism.workflows.mapping import each, map_items
+from organism.workflows.mapping import each, map_then
 from organism.workflows.plan import Plan, RunContext
 from organism.workflows.registry import declare
 
@@ -44,13 +43,8 @@ def total(results: list[int]) -> dict[str, Any]:
 
 def build(ctx: RunContext) -> Plan:
     params: SquaresParams = ctx.params  # type: ignore[assignment]
-    plan = Plan()
-    squares = map_items(plan, ctx, SQUARE_EACH, list(range(params.count)), name="square", phase=0,
-                        phase_name="map", chunk_size=params.chunk_size, refuse=list(params.refuse))
-    summed = plan.node(ctx, total.s(), "total", 1, "total")
-    summed.link_error(plan.errback(ctx))
-    plan.signature = chain(squares, summed)
-    return plan
+    return map_then(ctx, SQUARE_EACH, list(range(params.count)), total.s(), name="square", then_name="total",
+                    chunk_size=params.chunk_size, refuse=list(params.refuse))
 
 
 declare(Workflow(name=MAP_SQUARES, params=SquaresParams, key=lambda params: params.tag, build=build,
