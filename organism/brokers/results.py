@@ -19,18 +19,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from celery import Celery, states
+from celery import states
 from celery.backends.redis import RedisBackend as CeleryRedisBackend
-from celery.exceptions import BackendGetMetaError
+from celery.exceptions import BackendGetMetaError, BackendStoreError
 from kombu.exceptions import DecodeError
+from kombu.utils.encoding import bytes_to_str
 
 from organism.redaction import redact
 from organism.settings import get_settings
 
 logger = logging.getLogger(__name__)
 REDIS_BACKEND = "organism.brokers.results:RedisBackend"
+_NOT_WAITING: ContextVar[bool] = ContextVar("organism_not_waiting", default=False)  # see not_waiting
 
 
 class RefusedResult(BackendGetMetaError):
@@ -94,8 +97,59 @@ class SafeResults:
             raise self._refused("group", group_id, error) from None
 
 
+# Celery stores a state with a GET (to keep a stored success from being overwritten by a late duplicate), then a
+# SETEX and a PUBLISH: two round trips, and a window between them in which two deliveries of one task both pass
+# the check. This script does the same in one atomic round trip. A stored entry it cannot read as a JSON object
+# answers -1, and Celery's own path decides (and refuses it if the serializer cannot read it either).
+_STORE_UNLESS_SUCCEEDED = """
+local current = redis.call('GET', KEYS[1])
+if current then
+    local ok, meta = pcall(cjson.decode, current)
+    if not ok or type(meta) ~= 'table' then return -1 end
+    if meta['status'] == 'SUCCESS' then return 0 end
+end
+if tonumber(ARGV[2]) > 0 then
+    redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
+else
+    redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class RedisBackend(SafeResults, CeleryRedisBackend):
-    """Celery's Redis result backend, storing no secret about a call."""
+    """Celery's Redis result backend, storing no secret about a call, each state in one round trip, and waiting
+    for no result published inside :func:`not_waiting`."""
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        if not _NOT_WAITING.get():
+            super().on_task_call(producer, task_id)
+
+    def add_pending_result(self, result: Any, weak: bool = False, start_drainer: bool = True) -> Any:
+        if _NOT_WAITING.get():
+            return result
+        return super().add_pending_result(result, weak=weak, start_drainer=start_drainer)
+
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
+                      request: Any = None, **kwargs: Any) -> Any:
+        if self.serializer != "json":
+            return super()._store_result(task_id, result, state, traceback=traceback, request=request, **kwargs)
+        meta = self._get_result_meta(result=result, state=state, traceback=traceback, request=request)
+        meta["task_id"] = bytes_to_str(task_id)
+        value = self.encode(meta)
+        if len(value) > self._MAX_STR_VALUE_SIZE:
+            raise BackendStoreError("value too large for Redis backend", state=state, task_id=task_id)
+        stored = self.ensure(self._store_unless_succeeded, (self.get_key_for_task(task_id), value))
+        if stored == -1:
+            return super()._store_result(task_id, result, state, traceback=traceback, request=request, **kwargs)
+        return result
+
+    def _store_unless_succeeded(self, key: bytes, value: str) -> int:
+        script = self.__dict__.get("_store_script")
+        if script is None or script.registered_client is not self.client:
+            script = self.__dict__["_store_script"] = self.client.register_script(_STORE_UNLESS_SUCCEEDED)
+        return int(script(keys=[key], args=[value, int(self.expires or 0)]))
 
 
 def backend_url(url: str) -> str:
@@ -104,24 +158,21 @@ def backend_url(url: str) -> str:
 
 
 @contextmanager
-def not_waiting(app: Celery) -> Iterator[None]:
-    """Around the publishing of a canvas this process will not wait for: the results it began waiting for, let go.
+def not_waiting() -> Iterator[None]:
+    """Around the publishing of a canvas this process will not wait for: no result of it is waited for.
 
-    Celery's Redis backend subscribes the publisher to each task's result channel, and a chord's header keeps
-    its members' results in the backend's table of pending results (strongly held) until they arrive, which
-    they never do in a process that does not read them. So they lived until the interpreter shut down, and their
-    ``__del__`` then unsubscribed with half the interpreter gone: ``organism sync --wait`` and ``runs resume``
-    ended with ``Exception ignored in AsyncResult.__del__ ... ImportError``; a console kept a few subscriptions
-    for every run it started. Here each result added meanwhile is removed the way ``__del__`` would remove it,
-    while everything still works. Results other code was already waiting for are left alone. Backends that
-    wait by polling (the embedded profile's) keep no such table: nothing to do.
+    Celery's Redis backend subscribes the publisher to each task's result channel as it publishes, and a chord's
+    header keeps its members' results in the backend's table of pending results (strongly held) until they
+    arrive, which they never do in a process that does not read them. So they lived until the interpreter shut
+    down, and their ``__del__`` then unsubscribed with half the interpreter gone (``organism sync --wait`` and
+    ``runs resume`` ended with ``Exception ignored in AsyncResult.__del__ ... ImportError``; a console kept a
+    few subscriptions for every run it started). Inside this block :class:`RedisBackend` neither subscribes nor
+    keeps them, which also spares a run's start a subscription and an unsubscription per node. Results waited
+    for later (``AsyncResult.get``) subscribe then, as always. Backends that wait by polling (the embedded
+    profile's) keep no such table: nothing to do.
     """
-    pending = getattr(app.backend, "_pending_results", None)  # celery.backends.asynchronous.AsyncBackendMixin
-    before = {task_id for table in pending for task_id in table} if pending is not None else set()
+    token = _NOT_WAITING.set(True)
     try:
         yield
     finally:
-        for table in pending or ():
-            for task_id in [task_id for task_id in table if task_id not in before]:
-                for result in list(table.get(task_id, {}).values()):
-                    app.backend.remove_pending_result(result)
+        _NOT_WAITING.reset(token)
