@@ -135,7 +135,7 @@ class SkillTask(Task):
         # Redeliveries are counted, and a message past the delivery cap dead-lettered, by the worker's main
         # process before the task starts (failures.bad_messages): a message can kill its worker before this runs.
         request = self.request
-        if headers.run_of(request) and tracking.node_cancelled(self.settings.database, request.id):
+        if headers.run_of(request) and tracking.node_cancelled(self.app, request.id):
             logger.info("%s[%s]: its run was cancelled; not run", self.name, request.id)
             raise Ignore()
         call = sealed_calls.Opened(args, kwargs)  # nothing of a sealed call is known until it opens

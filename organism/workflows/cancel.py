@@ -5,7 +5,8 @@ errbacks and heals of the revoked canvas change nothing), then every worker is t
 a queued one is discarded when a worker takes it, a running one is terminated (``SIGTERM`` to the process running
 it). A revoked task leaves no dead letter (:mod:`organism.failures.bad_messages`). Workers keep revoked ids in
 memory, one that starts after the cancel does not know them, and the embedded profile's SQL transport carries no
-broadcasts at all: so a skill also looks its node up before it runs, and skips a cancelled one. On the embedded
+broadcasts at all: so each unfinished node is also stored ``REVOKED`` in the result backend, which a skill reads
+before it runs, skipping a cancelled one (:func:`organism.workflows.tracking.node_cancelled`). On the embedded
 profile a node already running finishes its attempt; the run stays cancelled whatever its nodes do.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from organism.errors import OrganismError
 from organism.store import session
 from organism.store.models import OPEN_RUNS, NodeStatus, Run, RunStatus, utcnow
+from organism.workflows import tracking
 from organism.workflows.start import note
 
 CANCELLED = "cancelled"  # the event it leaves in the run's history
@@ -61,5 +63,6 @@ def cancel(app: Celery, ref: str, by: str) -> Cancelled:
         note(run, CANCELLED, f"{by}; revoked: {', '.join(n.name for n in unfinished) or 'nothing'}")
         done = Cancelled(run.key, tuple(n.name for n in unfinished))
     if task_ids:
+        tracking.mark_cancelled(app, task_ids, f"cancelled {by}")
         app.control.revoke(task_ids, terminate=True, signal="SIGTERM")
     return done

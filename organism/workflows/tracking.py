@@ -12,13 +12,15 @@ The functions here write synchronously. A worker writes a node's start and succe
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from celery import shared_task
+from celery import Celery, shared_task, states
 from sqlalchemy import bindparam, exists, func, select, update
 
 from organism.failures.bookkeeping import logged
+from organism.failures.outages import unreachable
 from organism.settings import get_settings
 from organism.store import session
 from organism.store.db import engine_for
@@ -62,14 +64,28 @@ _RUN_SUCCEEDED = update(_runs).where(
 ).values(status=RunStatus.SUCCEEDED.value, finished_at=bindparam("at"))
 
 
-_NODE_CANCELLED = select(_nodes.c.task_id).where(_nodes.c.task_id == bindparam("node"),
-                                                 _nodes.c.status == NodeStatus.CANCELLED.value)
+# A cancelled node is marked where its worker looks anyway, the result backend (one read, where a look in the
+# store cost three round trips and 0.8 ms on every node's start): the store's row stays what the run is.
+def mark_cancelled(app: Celery, task_ids: Iterable[str], why: str) -> None:
+    """Store each of ``task_ids`` that has no result as ``REVOKED`` (why: ``why``), so a worker that takes one
+    skips it; a result already stored is left as it is (as Celery's own revoke does)."""
+    for task_id in task_ids:
+        try:
+            if app.backend.get_state(task_id) not in states.READY_STATES:
+                app.backend.mark_as_revoked(task_id, reason=why)
+        except unreachable(app) as error:
+            logger.warning("could not mark node %s cancelled in the result backend (%s); a worker the revoke did not "
+                           "reach may run it", task_id, error)
 
 
-def node_cancelled(url: str, task_id: str) -> bool:
-    """Whether node ``task_id`` was cancelled with its run (a worker the revoke did not reach skips it)."""
-    with engine_for(url).connect() as c:
-        return c.execute(_NODE_CANCELLED, {"node": task_id}).first() is not None
+def node_cancelled(app: Celery, task_id: str) -> bool:
+    """Whether node ``task_id`` was cancelled with its run (a worker the revoke did not reach skips it); a result
+    backend out of reach says no, with a warning."""
+    try:
+        return bool(app.backend.get_state(task_id) == states.REVOKED)
+    except unreachable(app) as error:
+        logger.warning("could not read whether node %s was cancelled (%s); running it", task_id, error)
+        return False
 
 
 def node_started(url: str, task_id: str, run_id: str) -> None:
