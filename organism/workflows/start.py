@@ -130,7 +130,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
         return _existing(url, key)
     assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        with tracing.run_started(run["id"], key, name, by), not_waiting(app):
+        with tracing.run_started(run["id"], key, name, by), not_waiting():
             plan.signature.apply_async()
     except unreachable(app) as error:
         with session(url) as s:
@@ -209,7 +209,7 @@ def send(app: Celery, run_id: str, canvas: Signature) -> None:
         BrokerUnavailable: the canvas was not published.
     """
     try:
-        with tracing.run_resent(run_id), not_waiting(app):
+        with tracing.run_resent(run_id), not_waiting():
             canvas.apply_async()
     except unreachable(app) as error:
         why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"
