@@ -7,6 +7,7 @@ already express (prefetch, pool, task events) are set through ``ORGANISM_*`` ins
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from celery import signals
 from celery.worker.consumer import Consumer as CeleryConsumer
 
 from organism.app import app
+from organism.brokers import results
 from organism.failures import bad_messages
 from organism.observability import hooks
 
@@ -37,10 +39,22 @@ def _without_task_hooks() -> None:
     signals.task_postrun.disconnect(hooks._finished)
 
 
+def _celery_result_store() -> None:
+    """Each state stored in Celery's two round trips (a GET, then a SETEX and a PUBLISH), not Organism's one."""
+    del results.RedisBackend._store_result
+
+
+def _quiet_celery_lines() -> None:
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 LEVERS: dict[str, Callable[[], None]] = {
     "events-confirmed": _set(worker_consumer="bench.lever_app:ConfirmedEvents"),
     "no-extended-results": _set(result_extended=False),
     "no-task-hooks": _without_task_hooks,
+    "celery-result-store": _celery_result_store,
+    "quiet-celery-lines": _quiet_celery_lines,
 }
 
 for name in filter(None, os.environ.get("BENCH_LEVERS", "").split(",")):
