@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery, shared_task, states
+from celery.exceptions import BackendGetMetaError
 from sqlalchemy import bindparam, exists, func, select, update
 
 from organism.failures.bookkeeping import logged
@@ -80,10 +81,10 @@ def mark_cancelled(app: Celery, task_ids: Iterable[str], why: str) -> None:
 
 def node_cancelled(app: Celery, task_id: str) -> bool:
     """Whether node ``task_id`` was cancelled with its run (a worker the revoke did not reach skips it); a result
-    backend out of reach says no, with a warning."""
+    backend out of reach, or a stored state it refuses to read, says no, with a warning."""
     try:
         return bool(app.backend.get_state(task_id) == states.REVOKED)
-    except unreachable(app) as error:
+    except (*unreachable(app), BackendGetMetaError) as error:
         logger.warning("could not read whether node %s was cancelled (%s); running it", task_id, error)
         return False
 

@@ -1,7 +1,9 @@
-"""The Redis result backend stores a state in one round trip and still never overwrites a stored success."""
+"""The Redis result backend stores a state in one round trip and still never overwrites a stored success; a
+cancelled node is marked there, and read from there by the worker that takes it."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
 import uuid
@@ -13,6 +15,7 @@ from celery import states
 from celery.result import AsyncResult
 
 from organism.brokers.results import RefusedResult
+from organism.workflows import tracking
 from tests.conftest import Cluster
 from tests.integration.test_secrets import _Tamper
 
@@ -60,3 +63,25 @@ def test_storing_over_an_entry_the_serializer_cannot_read_is_refused(production:
     with pytest.raises(RefusedResult, match=f"refused the stored result of task {task_id}: it is not json"):
         production.app.backend.store_result(task_id, "overwritten?", states.SUCCESS)
     assert not marker.exists(), "the tampered entry ran code"
+
+
+def test_a_node_whose_stored_result_cannot_be_read_is_run_with_a_warning(production: Cluster, tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    marker, task_id = tmp_path / "ran", str(uuid.uuid4())
+    redis.Redis.from_url(production.settings.results).set(_key(task_id), pickle.dumps(_Tamper(marker), protocol=4),
+                                                          ex=600)
+
+    with caplog.at_level(logging.WARNING, logger="organism.workflows.tracking"):
+        assert tracking.node_cancelled(production.app, task_id) is False
+    assert any(f"could not read whether node {task_id} was cancelled" in r.getMessage() for r in caplog.records)
+    assert not marker.exists(), "the tampered entry ran code"
+
+
+def test_cancel_marks_only_the_nodes_without_a_result(production: Cluster) -> None:
+    backend, done, queued = production.app.backend, str(uuid.uuid4()), str(uuid.uuid4())
+    backend.store_result(done, {"ok": 1}, states.SUCCESS)
+
+    tracking.mark_cancelled(production.app, [done, queued], "cancelled by the test")
+
+    assert backend.get_task_meta(done, cache=False)["status"] == states.SUCCESS
+    assert tracking.node_cancelled(production.app, queued) and not tracking.node_cancelled(production.app, done)
