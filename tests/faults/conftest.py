@@ -185,6 +185,24 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
+def wait_past_visibility_timeout(cluster: Cluster) -> None:
+    """On Redis, wait until every message a killed consumer held is older than the visibility timeout (kombu's
+    unacked index says when each was handed out), so that a worker started now hands them out again.
+
+    kombu looks for such messages when a worker connects, then only every unacked_restore_interval x
+    unacked_restore_throttle = 10 s x 10 = 100 s (Organism sets neither): a worker started earlier would finish
+    the queue and leave the held messages waiting for that sweep, past a test's budget. (With the default timeout
+    of an hour, the sweep's extra minute or two hardly matters.) RabbitMQ redelivers at once: nothing to wait for.
+    """
+    if not cluster.settings.broker.startswith("redis"):
+        return
+    timeout_s = cluster.settings.redis_visibility_timeout_s
+    with cluster.app.connection_for_read() as connection:
+        channel = connection.default_channel
+        wait_for(lambda: channel.client.zcount(channel.unacked_index_key, time.time() - timeout_s, "+inf") == 0,
+                 timeout_s + 5, "the killed worker's messages to pass the visibility timeout", interval_s=0.2)
+
+
 def kill_leftovers(pids: list[int], grace_s: float = 10) -> list[int]:
     """Wait up to ``grace_s`` for processes this test orphaned to exit; SIGKILL those that did not; return them.
 

@@ -28,7 +28,7 @@ from celery.result import AsyncResult
 
 from organism.failures import dead_letters
 from tests.conftest import Cluster
-from tests.faults.conftest import alive, children, kill_leftovers
+from tests.faults.conftest import alive, children, kill_leftovers, wait_past_visibility_timeout
 from tests.faults.skills import apply, traces
 from tests.support.services import wait_for
 
@@ -170,18 +170,8 @@ def test_killing_the_main_process_mid_task_loses_nothing(faults: Cluster, artifa
     held = in_hand(prefix, pool)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
-    killed_at = time.monotonic()
     try:
-        if faults.profile == "redis":
-            # Redis hands a dead consumer's unacked messages out again only once they are older than the
-            # visibility timeout, and kombu looks for such messages when a worker connects, then only every
-            # unacked_restore_interval x unacked_restore_throttle = 10 s x 10 = 100 s (Organism does not set
-            # either). A worker started at once would finish the queue and leave the held messages waiting
-            # for that sweep, past this test's budget; one started after the timeout restores them as it
-            # connects. (With the default timeout of an hour, the sweep's extra minute or two hardly matters.)
-            timeout_s = faults.settings.redis_visibility_timeout_s
-            wait_for(lambda: time.monotonic() - killed_at > timeout_s, timeout_s + 5,
-                     "the killed worker's messages to pass the visibility timeout", interval_s=0.2)
+        wait_past_visibility_timeout(faults)  # Redis hands a dead consumer's messages out only after it
         faults.workers.start("perception")
 
         tally = settle(faults, "SIGKILL main process", prefix, calls, sorted(held.values()), began,
