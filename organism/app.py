@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from organism.brokers import broker_for, embedded
+from organism.brokers import broker_for, confirms, embedded
 from organism.brokers import results as result_backends
 from organism.brokers.queues import declare_dead_letters, declare_organ_queues, organ_queues, route_by_organ
 from organism.failures import bad_messages
@@ -33,6 +33,11 @@ class Organism(Celery):
     settings: Settings
     events_cls = events.EVENTS  # task events carry no secret (observability/events.py)
     amqp_cls = publishing.SealingAMQP  # every task message seals the arguments of sensitive skills (organism/security)
+
+    def producer_or_acquire(self, producer: Any = None) -> Any:
+        """The producer given, else that of the :func:`~organism.brokers.confirms.confirmed_together` block the
+        caller is in, else one from the pool: every publish in such a block is confirmed with it."""
+        return super().producer_or_acquire(producer or confirms.block_producer(self))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -15,20 +15,38 @@ block raises :class:`PublishNotConfirmed`, and any message published in it may b
 confirm failed may be: send them again (a skill's effect says whether that is safe). py-amqp has no pipelined
 confirms of its own; its channel reports each ack to listeners (``channel.events``), which is what this counts.
 
-On a broker without publisher confirms (Redis, the embedded SQL transport) the block only shares one producer.
+Every publish of the app in the block goes through its producer, not only those that are handed ``producer``:
+:class:`~organism.app.Organism` hands it to Celery wherever Celery would take one from its pool. So a canvas
+(``chain``, ``group``, ``chord``, whose ``apply_async`` does not pass a producer on to its tasks) published in the
+block is confirmed together too: a run's start (``workflows.start``) publishes its canvas this way, four scans or
+a map's thousands of items with one wait. A block inside another block of the same app is part of the outer one.
+
+On a broker without publisher confirms (Redis, the embedded SQL transport) the block only shares one producer
+from the app's pool.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from celery import Celery
 from kombu import Producer
 
 from organism.errors import OrganismError
+
+_RETRY = ("max_retries", "interval_start", "interval_step", "interval_max")  # of task_publish_retry_policy
+# The app and producer of the confirmed_together block this thread (or task) is in.
+_BLOCK: ContextVar[tuple[Celery, Producer] | None] = ContextVar("organism_confirmed_together", default=None)
+
+
+def block_producer(app: Celery) -> Producer | None:
+    """The producer of the :func:`confirmed_together` block of ``app`` that the caller is in, if any."""
+    block = _BLOCK.get()
+    return block[1] if block is not None and block[0] is app else None
 
 
 class PublishNotConfirmed(OrganismError):
@@ -73,13 +91,19 @@ def confirmed_together(app: Celery, timeout_s: float = 30) -> Iterator[Producer]
     Raises:
         PublishNotConfirmed: at the end of the block, when RabbitMQ did not confirm every message in it.
     """
-    with app.connection_for_write() as connection:
+    outer = block_producer(app)
+    if outer is not None:  # the outer block waits for these messages too
+        yield outer
+        return
+    if not app.conf.broker_transport_options.get("confirm_publish"):  # nothing to wait for on this broker
+        with app.producer_pool.acquire(block=True) as shared, _in_block(app, shared):
+            yield shared
+        return
+    with app.pool.acquire(block=True) as connection:  # the app's pooled connections: no handshake per block
+        policy = app.conf.task_publish_retry_policy or {}
+        connection.ensure_connection(**{name: policy[name] for name in _RETRY if name in policy})
         channel = connection.channel()
         try:
-            if not getattr(channel, "basic_publish_confirm", None) or not connection.transport_options.get(
-                    "confirm_publish"):
-                yield app.amqp.Producer(channel)  # nothing to wait for on this broker
-                return
             tally = _Tally()
             channel.events["basic_ack"].add(tally.ack)
             channel.events["basic_nack"].add(tally.nack)
@@ -92,21 +116,37 @@ def confirmed_together(app: Celery, timeout_s: float = 30) -> Iterator[Producer]
                 return channel._basic_publish(*args, **kwargs)
 
             channel.basic_publish = publish  # py-amqp's basic_publish_confirm, without its wait
-            yield app.amqp.Producer(channel)
-            _wait(connection, tally, timeout_s)
-        finally:
+            producer = app.amqp.Producer(channel)
+            with _in_block(app, producer):
+                yield producer
+            _wait(connection, tally, timeout_s, lost=lambda: producer.channel is not channel or not channel.is_open)
+        except BaseException:
+            connection.collect()  # what its channel holds is unknown: the pool's next user reconnects
+            raise
+        else:
             channel.close()
 
 
-def _wait(connection: Any, tally: _Tally, timeout_s: float) -> None:
+@contextmanager
+def _in_block(app: Celery, producer: Producer) -> Iterator[None]:
+    token = _BLOCK.set((app, producer))
+    try:
+        yield
+    finally:
+        _BLOCK.reset(token)
+
+
+def _wait(connection: Any, tally: _Tally, timeout_s: float, lost: Callable[[], bool]) -> None:
     deadline = time.monotonic() + timeout_s
     try:
         while tally.settled < tally.published:
+            if lost():  # kombu reconnected a publish: the acks of the messages before it will never come
+                raise ConnectionError("the connection dropped and was reopened during the block")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no confirm within {timeout_s:g} s")
             connection.drain_events(timeout=left)
-    except (TimeoutError, *connection.connection_errors, *connection.channel_errors) as error:
+    except (TimeoutError, ConnectionError, *connection.connection_errors, *connection.channel_errors) as error:
         raise PublishNotConfirmed(f"RabbitMQ confirmed {tally.settled - tally.nacked} of {tally.published} "
                                   f"messages published together ({error}); any of them may be missing") from error
     if tally.nacked:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from organism.brokers.confirms import confirmed_together
 from organism.brokers.results import not_waiting
 from organism.errors import OrganismError
 from organism.failures.outages import unreachable
@@ -130,7 +131,7 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
         return _existing(url, key)
     assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        with tracing.run_started(run["id"], key, name, by), not_waiting():
+        with tracing.run_started(run["id"], key, name, by), not_waiting(), confirmed_together(app):
             plan.signature.apply_async()
     except unreachable(app) as error:
         with session(url) as s:
@@ -209,7 +210,7 @@ def send(app: Celery, run_id: str, canvas: Signature) -> None:
         BrokerUnavailable: the canvas was not published.
     """
     try:
-        with tracing.run_resent(run_id), not_waiting():
+        with tracing.run_resent(run_id), not_waiting(), confirmed_together(app):
             canvas.apply_async()
     except unreachable(app) as error:
         why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"
