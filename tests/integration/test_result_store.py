@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from celery import states
-from celery.result import AsyncResult
+from celery.result import AsyncResult, ResultSet
 
 from organism.brokers.results import RefusedResult
 from organism.workflows import tracking
@@ -85,3 +85,19 @@ def test_cancel_marks_only_the_nodes_without_a_result(production: Cluster) -> No
 
     assert backend.get_task_meta(done, cache=False)["status"] == states.SUCCESS
     assert tracking.node_cancelled(production.app, queued) and not tracking.node_cancelled(production.app, done)
+
+
+
+def test_announcements_that_arrive_together_all_reach_the_caller_waiting_for_them(production: Cluster) -> None:
+    app, ids = production.app, [str(uuid.uuid4()) for _ in range(300)]
+    results = ResultSet([AsyncResult(task_id, app=app) for task_id in ids], app=app)
+    for result in results.results:
+        app.backend.add_pending_result(result)  # subscribed, as apply_async does for the caller
+    announcements = redis.Redis.from_url(production.settings.results).pipeline(transaction=False)
+    for i, task_id in enumerate(ids):  # only announced, not stored: the caller learns of each from its message
+        meta = {**app.backend._get_result_meta(result=i, state=states.SUCCESS, traceback=None, request=None),
+                "task_id": task_id}
+        announcements.publish(app.backend.get_key_for_task(task_id), app.backend.encode(meta))
+    threading.Timer(0.3, announcements.execute).start()  # one burst, while the caller waits
+
+    assert results.get(timeout=20, interval=0.01) == list(range(300))
