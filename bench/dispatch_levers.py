@@ -36,7 +36,7 @@ from bench.common import (
     service_pids,
     step,
 )
-from bench.dispatch import PARTS, WARMUP, batch_s
+from bench.dispatch import PARTS, WARMUP, batch_s, together_batch_s
 from bench.noop_tasks import RAW, SKILL
 from bench.stock_app import STOCK_QUEUE
 
@@ -57,8 +57,9 @@ class Variant:
         env: ``ORGANISM_*`` settings it changes, for the producer and the workers.
         levers: ``bench.lever_app`` levers pulled in the workers.
         processes: worker processes serving the organ, each with its own connection.
-        publish: how the producer publishes: ``confirmed`` (the app's publisher confirms, one wait per message)
-            or ``unconfirmed`` (no confirms: what they cost, not a safe choice).
+        publish: how the producer publishes: ``confirmed`` (the app's publisher confirms, one wait per message),
+            ``together`` (each batch in ``confirmed_together``: one wait per batch, as safe) or ``unconfirmed`` (no
+            confirms: what they cost, not a safe choice).
     """
 
     key: str
@@ -91,6 +92,12 @@ VARIANTS = (
     Variant("threads", "one worker of 2 threads (no time limits)", env=_organ("pool", "threads")),
     Variant("solo", "2 solo workers, each its own connection (no time limits)",
             env=_organ("pool", "solo") | _organ("concurrency", "1"), processes=2),
+    Variant("together", "each batch published in confirmed_together (one confirm wait per batch)",
+            publish="together"),
+    Variant("threads-together", "both: one worker of 2 threads, each batch in confirmed_together",
+            env=_organ("pool", "threads"), publish="together"),
+    Variant("solo-together", "both: 2 solo workers, each batch in confirmed_together",
+            env=_organ("pool", "solo") | _organ("concurrency", "1"), processes=2, publish="together"),
 )
 
 
@@ -125,7 +132,9 @@ def measure(report: Report) -> None:
             on = clusters[variant.key]
             producer = (running.enter_context(unconfirmed_producer(on.app)) if variant.publish == "unconfirmed"
                         else None)
-            sends[variant.key] = partial(batch_s, on.app, on.app.tasks[SKILL], producer=producer)
+            sends[variant.key] = (partial(together_batch_s, on.app, on.app.tasks[SKILL])
+                                  if variant.publish == "together"
+                                  else partial(batch_s, on.app, on.app.tasks[SKILL], producer=producer))
         step("warming up")
         for send in sends.values():
             send(WARMUP)
@@ -150,8 +159,9 @@ def measure(report: Report) -> None:
         [[name, labels[name], rate[name], spread[name], f"{rate[name] / base:.2f}x" if base else "-",
           f"{rate[name] / rate['stock']:.2f}x", *(f"{per_call[name].get(part, 0.0):.2f}" for part in PARTS),
           f"{sum(per_call[name].values()):.2f}"] for name in [*[v.key for v in chosen], "stock"]],
-        note="Each variant differs from the defaults in one thing only. CPU per call: this process (the producer), "
-             "the variant's worker processes, and RabbitMQ + Redis (shared with the rest of the machine).",
+        note="Each variant differs from the defaults in the one thing named (two where it says both). CPU per "
+             "call: this process (the producer), the variant's worker processes, and RabbitMQ + Redis (shared "
+             "with the rest of the machine).",
         samples={f"{name} batch s": seconds for name, seconds in batches.items()})
 
 
