@@ -71,8 +71,8 @@ def together_batch_s(app: Celery, task: Task, calls: int, _iteration: int = 0) -
     """:func:`batch_s` with the calls published inside :func:`confirmed_together`: RabbitMQ confirms them all before
     the block ends, with one wait instead of one per call."""
     began = time.perf_counter()
-    with confirmed_together(app) as producer:
-        sent = [task.apply_async((i,), producer=producer) for i in range(calls)]
+    with confirmed_together(app):  # every publish in the block uses its producer
+        sent = [task.apply_async((i,)) for i in range(calls)]
     ResultSet(sent, app=app).get(timeout=BATCH_TIMEOUT_S, interval=POLL_S)
     return time.perf_counter() - began
 

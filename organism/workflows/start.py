@@ -131,8 +131,8 @@ def start(app: Celery, name: str, params: Mapping[str, Any] | None = None, *, sc
         return _existing(url, key)
     assert plan.signature is not None, f"workflow {name} built no canvas"
     try:
-        with tracing.run_started(run["id"], key, name, by), not_waiting(), confirmed_together(app):
-            plan.signature.apply_async()
+        with tracing.run_started(run["id"], key, name, by):
+            _publish(app, plan.signature)
     except unreachable(app) as error:
         with session(url) as s:
             s.execute(delete(Run).where(Run.id == run["id"]))
@@ -202,6 +202,13 @@ def resume(app: Celery, ref: str, by: str = "by `organism runs resume`") -> Star
     return started
 
 
+def _publish(app: Celery, canvas: Signature) -> None:
+    """Publish a run's canvas, which this process does not wait for (``not_waiting``), with one confirm wait for all
+    its first messages (``confirmed_together``): raises one of ``unreachable(app)`` if they were not all taken."""
+    with not_waiting(), confirmed_together(app):
+        canvas.apply_async()
+
+
 def send(app: Celery, run_id: str, canvas: Signature) -> None:
     """Publish the canvas a run was reopened with; if the broker refuses it, the run is failed again, saying so in
     its error and history (it can be resumed once the broker is back).
@@ -210,8 +217,8 @@ def send(app: Celery, run_id: str, canvas: Signature) -> None:
         BrokerUnavailable: the canvas was not published.
     """
     try:
-        with tracing.run_resent(run_id), not_waiting(), confirmed_together(app):
-            canvas.apply_async()
+        with tracing.run_resent(run_id):
+            _publish(app, canvas)
     except unreachable(app) as error:
         why = f"could not publish the canvas to {masked(app.settings.broker)}: {type(error).__name__}: {error}"
         with session(app.settings.database) as s:
