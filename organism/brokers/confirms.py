@@ -101,15 +101,21 @@ def confirmed_together(app: Celery, timeout_s: float = 30) -> Iterator[Producer]
         return
     with app.pool.acquire(block=True) as connection:  # the app's pooled connections: no handshake per block
         policy = app.conf.task_publish_retry_policy or {}
-        connection.ensure_connection(**{name: policy[name] for name in _RETRY if name in policy})
-        channel = connection.channel()
-        try:
-            tally = _Tally()
+        tally = _Tally()
+
+        def confirming_channel() -> Any:
+            channel = connection.channel()
             channel.events["basic_ack"].add(tally.ack)
             channel.events["basic_nack"].add(tally.nack)
             channel.confirm_select()
             channel._confirm_selected = True
+            return channel
 
+        # As a publish does (task_publish_retry_policy): ride out a broker that is down, and reconnect a pooled
+        # connection that RabbitMQ closed since it was last used (a restart), which fails its first use.
+        channel = connection.ensure(connection, confirming_channel,
+                                    **{name: policy[name] for name in _RETRY if name in policy})()
+        try:
             def publish(*args: Any, **kwargs: Any) -> Any:
                 kwargs.pop("confirm_timeout", None)
                 tally.publish()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from tests.support.services import (
     ensure_services,
     fresh_pg_database,
     profile_env,
+    rabbitmqctl,
     wait_for,
 )
 
@@ -76,13 +76,6 @@ def fault_env(profile: str, data_dir: Path) -> dict[str, str]:
     else:
         env |= REDIS_ENV | {"ORGANISM_BROKER_URL": REDIS_BROKER}
     return env
-
-
-def rabbitmqctl(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.fail("rabbitmqctl not found; the fault tests need it")
-    return subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=timeout_s, check=True)
 
 
 def ensure_vhost() -> None:

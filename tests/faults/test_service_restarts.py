@@ -28,13 +28,12 @@ from tests.faults.conftest import (
     bring_back_rabbitmq,
     bring_back_redis,
     rabbitmq_answers,
-    rabbitmqctl,
     redis_answers,
 )
 from tests.faults.skills import SLOW_SYNC
 from tests.support.holds import release
 from tests.support.noop import where
-from tests.support.services import wait_for
+from tests.support.services import rabbitmqctl, wait_for
 
 pytestmark = pytest.mark.integration
 

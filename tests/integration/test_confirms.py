@@ -12,6 +12,7 @@ from kombu import Exchange, Queue
 
 from organism.brokers.confirms import PublishNotConfirmed, confirmed_together
 from tests.conftest import Cluster
+from tests.support.services import rabbitmqctl
 
 pytestmark = pytest.mark.integration
 EXCHANGE = Exchange("organism.test.confirms", type="direct", durable=False, auto_delete=False)
@@ -60,3 +61,19 @@ def test_a_block_inside_another_is_confirmed_with_the_outer_one(production: Clus
             assert inner is outer
             _calls(production, 2).apply_async()
         _calls(production, 1).apply_async()
+
+
+def test_a_block_reconnects_a_pooled_connection_that_rabbitmq_closed(production: Cluster, small_queue: Queue) -> None:
+    # As after a RabbitMQ restart: the connection waiting in the app's pool is closed at the broker's end, which
+    # its owner hears of only when it next uses it.
+    with production.app.pool.acquire(block=True) as pooled:
+        pooled.ensure_connection()
+        here = "{}:{}".format(*pooled.connection.sock.getsockname())
+    listed = rabbitmqctl("list_connections", "pid", "name").stdout.splitlines()
+    pid = next(line.split("\t")[0] for line in listed if line.split("\t")[-1].startswith(f"{here} -> "))
+    rabbitmqctl("close_connection", pid, "closed by the test, as a broker restart would")
+
+    with confirmed_together(production.app):
+        _calls(production, 2).apply_async()
+
+    assert _held(production, small_queue) == 2

@@ -37,6 +37,13 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
         time.sleep(interval_s)
 
 
+def rabbitmqctl(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.fail(f"rabbitmqctl not found; the tests need it to run: rabbitmqctl {' '.join(args)}")
+    return subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=timeout_s, check=True)
+
+
 def ensure_services() -> None:
     """Start any service that is down (scripts/services); fail with its message if one stays down."""
     done = subprocess.run([str(ROOT / "scripts/services")], capture_output=True, text=True)
