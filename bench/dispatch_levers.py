@@ -89,13 +89,15 @@ VARIANTS = (
             levers=("quiet-celery-lines",)),
     Variant("priority1", "organ queues with x-max-priority 1 instead of 10", env={"ORGANISM_MAX_PRIORITY": "1"}),
     Variant("unconfirmed", "producer without publisher confirms (unsafe: what confirms cost)", publish="unconfirmed"),
-    Variant("threads", "one worker of 2 threads (no time limits)", env=_organ("pool", "threads")),
-    Variant("solo", "2 solo workers, each its own connection (no time limits)",
+    Variant("threads", "one worker of 2 threads (time limits by its watchdog)", env=_organ("pool", "threads")),
+    Variant("solo", "2 solo workers, each its own connection (time limits by their watchdogs)",
             env=_organ("pool", "solo") | _organ("concurrency", "1"), processes=2),
     Variant("together", "each batch published in confirmed_together (one confirm wait per batch)",
             publish="together"),
     Variant("threads-together", "both: one worker of 2 threads, each batch in confirmed_together",
             env=_organ("pool", "threads"), publish="together"),
+    Variant("io-together", "both: the organ declared I/O-bound (its defaults: 20 threads, prefetch 2), each batch in "
+            "confirmed_together", env=_organ("bound", "io") | _organ("concurrency", "20"), publish="together"),
     Variant("solo-together", "both: 2 solo workers, each batch in confirmed_together",
             env=_organ("pool", "solo") | _organ("concurrency", "1"), processes=2, publish="together"),
 )
