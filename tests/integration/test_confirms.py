@@ -69,8 +69,9 @@ def test_a_block_reconnects_a_pooled_connection_that_rabbitmq_closed(production:
     with production.app.pool.acquire(block=True) as pooled:
         pooled.ensure_connection()
         here = "{}:{}".format(*pooled.connection.sock.getsockname())
-    listed = rabbitmqctl("list_connections", "pid", "name").stdout.splitlines()
-    pid = next(line.split("\t")[0] for line in listed if line.split("\t")[-1].startswith(f"{here} -> "))
+    listed = [line.split("\t") for line in rabbitmqctl("list_connections", "pid", "name").stdout.splitlines()]
+    pid = next((fields[0] for fields in listed if fields[-1].startswith(f"{here} -> ")), None)
+    assert pid is not None, f"RabbitMQ lists no connection from {here}: {listed}"
     rabbitmqctl("close_connection", pid, "closed by the test, as a broker restart would")
 
     with confirmed_together(production.app):
