@@ -71,6 +71,7 @@ class Variant:
 
 
 EVENTS = {"ORGANISM_OBSERVABILITY__TASK_EVENTS": "true"}
+IO_ORGAN = _organ("bound", "io") | _organ("concurrency", "20")  # an io organ's defaults: 20 threads
 VARIANTS = (
     Variant("default", "none: Organism's defaults, as organism worker starts them"),
     Variant("before", "all of: task events on and confirmed, prefetch 1 (the defaults before)",
@@ -96,8 +97,11 @@ VARIANTS = (
             publish="together"),
     Variant("threads-together", "both: one worker of 2 threads, each batch in confirmed_together",
             env=_organ("pool", "threads"), publish="together"),
-    Variant("io-together", "both: the organ declared I/O-bound (its defaults: 20 threads, prefetch 2), each batch in "
-            "confirmed_together", env=_organ("bound", "io") | _organ("concurrency", "20"), publish="together"),
+    Variant("io", "the organ declared I/O-bound (its defaults: 20 threads, prefetch 2)", env=IO_ORGAN),
+    Variant("io-together", "both: the organ declared I/O-bound, each batch in confirmed_together", env=IO_ORGAN,
+            publish="together"),
+    Variant("io-no-hooks", "all of: the organ declared I/O-bound, each batch in confirmed_together, no per-task "
+            "metrics and outcome log line", env=IO_ORGAN, publish="together", levers=("no-task-hooks",)),
     Variant("solo-together", "both: 2 solo workers, each batch in confirmed_together",
             env=_organ("pool", "solo") | _organ("concurrency", "1"), processes=2, publish="together"),
 )
