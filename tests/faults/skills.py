@@ -19,7 +19,7 @@ from organism.headers import RUN_HEADER
 from organism.skill import skill
 from organism.workflows.plan import Plan, RunContext
 from tasks.daily_sync import shape
-from tests.support.holds import hold
+from tests.support.holds import hold, hold_until
 from tests.support.noop import judge, keep, sync_like
 
 TRACES = "redis://127.0.0.1:6379/10"
@@ -82,9 +82,13 @@ def build_slow(ctx: RunContext) -> Plan:
 def _scanned(kind: str, work_s: float) -> dict[str, Any]:
     """Do a scan's work and record it (``<run>:scans``). The result names the task and this delivery of it, so
     a second delivery's result differs from the first's (the text a chord counter would see twice)."""
+    time.sleep(work_s)
+    return _record(kind)
+
+
+def _record(kind: str) -> dict[str, Any]:
     request = current_task.request
     run_id = getattr(request, RUN_HEADER, None)
-    time.sleep(work_s)
     delivery = traces().incr(f"{run_id}:{request.id}:deliveries")
     done = {"kind": kind, "task_id": request.id, "delivery": delivery, "pid": os.getpid()}
     traces().rpush(f"{run_id}:scans", json.dumps({**done, "at": time.time()}))
@@ -98,8 +102,17 @@ def scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
 
 @skill(organ="perception", name="faults.slowest_scan", effect="read-only")
 def slowest_scan(sources: list[str], window: dict[str, str]) -> dict[str, Any]:
-    """The last scan to finish: a chord body that started before it would have started early."""
-    return _scanned("slowest", 2.0)
+    """The last scan to finish: it waits until the run's three other scans have each recorded an execution (at
+    most 20 s), so a chord body that started before it would have started early."""
+    request = current_task.request
+    run_id = getattr(request, RUN_HEADER, None)
+
+    def others_recorded() -> bool:
+        records = [json.loads(one) for one in traces().lrange(f"{run_id}:scans", 0, -1)]
+        return len({one["task_id"] for one in records} - {request.id}) >= 3
+
+    hold_until(others_recorded, at_most_s=20)
+    return _record("slowest")
 
 
 @skill(organ="perception", name="faults.scan_dies_before_result", effect="read-only")

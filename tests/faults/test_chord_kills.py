@@ -14,7 +14,8 @@ Three windows, each on the header's first delivery only:
   per delivery (it names the delivery), so counting a re-run would give the body five results, or fire it
   before the slowest scan.
 
-The slowest scan finishes two seconds in: a body that started before it started early.
+The slowest scan finishes only once the three others have each recorded an execution: a body that started before
+it started early.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ Redis is down), at most ``at_most_s``; the test touches the file with :func:`rel
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from organism.settings import Settings
@@ -23,8 +24,13 @@ def hold(at_most_s: float) -> None:
     from organism.headers import run_of
 
     released = _release_file(current_app.settings.data_dir, run_of(current_task.request))
+    hold_until(released.exists, at_most_s)
+
+
+def hold_until(condition: Callable[[], bool], at_most_s: float) -> None:
+    """In a skill: wait until ``condition`` holds, or ``at_most_s`` has passed (the skill then goes on)."""
     deadline = time.monotonic() + at_most_s
-    while not released.exists() and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
