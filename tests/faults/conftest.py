@@ -29,6 +29,7 @@ from tests.conftest import Cluster, Clusters
 from tests.support.noop import where
 from tests.support.services import (
     ROOT,
+    ensure_rabbit_vhost,
     ensure_services,
     fresh_pg_database,
     profile_env,
@@ -78,12 +79,6 @@ def fault_env(profile: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def ensure_vhost() -> None:
-    if FAULTS_VHOST not in rabbitmqctl("list_vhosts").stdout.split():
-        rabbitmqctl("add_vhost", FAULTS_VHOST)
-    rabbitmqctl("set_permissions", "-p", FAULTS_VHOST, "guest", ".*", ".*", ".*")
-
-
 # -- services: up, and back up after a test took one down -------------------------------------------------------
 
 def rabbitmq_answers() -> bool:
@@ -125,7 +120,7 @@ def bring_back_redis() -> None:
 @pytest.fixture(scope="session")
 def fault_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
     ensure_services()
-    ensure_vhost()
+    ensure_rabbit_vhost(FAULTS_VHOST)
     fresh_pg_database(FAULTS_DATABASE)
     started = Clusters(tmp_path_factory, fault_env, prefix="faults-")
     yield started

@@ -37,11 +37,13 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, interval_s
         time.sleep(interval_s)
 
 
-def rabbitmqctl(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+def rabbitmqctl(*args: str, timeout_s: float = 60, check: bool = True,
+                why: str = "the tests need it") -> subprocess.CompletedProcess[str]:
+    """Run ``rabbitmqctl -q args``; fail the test, saying ``why`` it was needed, if it is not installed."""
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
-        pytest.fail(f"rabbitmqctl not found; the tests need it to run: rabbitmqctl {' '.join(args)}")
-    return subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=timeout_s, check=True)
+        pytest.fail(f"rabbitmqctl not found: {why} (rabbitmqctl {' '.join(args)})")
+    return subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=timeout_s, check=check)
 
 
 def ensure_services() -> None:
@@ -55,27 +57,21 @@ def ensure_services() -> None:
 def own_rabbit_vhost(name: str, who: str) -> Iterator[str]:
     """A RabbitMQ vhost ``name`` for guest while the block runs, deleted after it (``who`` needs it: for the
     message when rabbitmqctl is missing)."""
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.fail(f"rabbitmqctl not found: {who} need a RabbitMQ vhost of their own")
-    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True)
+    why = f"{who} need a RabbitMQ vhost of their own"
+    rabbitmqctl("add_vhost", name, why=why)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*", why=why)
     try:
         yield name
     finally:
-        subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
+        rabbitmqctl("delete_vhost", name, check=False, why=why)
 
 
-def ensure_rabbit_vhost() -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        pytest.fail(f"rabbitmqctl not found: create the vhost {RABBIT_VHOST} for guest by hand")
-    listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True, check=True).stdout
-    if RABBIT_VHOST not in listed.split():
-        subprocess.run([ctl, "-q", "add_vhost", RABBIT_VHOST], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", RABBIT_VHOST, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+def ensure_rabbit_vhost(name: str = RABBIT_VHOST) -> None:
+    """The vhost ``name`` exists and guest may use it."""
+    why = f"create the vhost {name} for guest by hand"
+    if name not in rabbitmqctl("list_vhosts", why=why).stdout.split():
+        rabbitmqctl("add_vhost", name, why=why)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*", why=why)
 
 
 def fresh_pg_database(name: str = PG_DATABASE) -> None:
